@@ -1,0 +1,308 @@
+// Command playgate is the Playgate server and its operator commands.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"playgate/handlers"
+	"playgate/models"
+	"playgate/static"
+	"playgate/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: playgate [command] [flags]
+
+commands:
+  serve        run the server (the default)
+  user add     --email E --name N --role R (password from $PLAYGATE_PASSWORD or stdin)
+  backup FILE  write a consistent copy of the SQLite database while the server runs
+  migrate      apply pending database migrations and exit
+  version      print the version
+  healthcheck  exit 0 when the server at --addr answers /healthz
+
+every command takes the server flags (-data, -db, ...); run "playgate serve -h" for them
+`
+
+// run is the whole program; main only wires the process to it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, stderr)
+	case "user":
+		if len(args) == 0 || args[0] != "add" {
+			err = errors.New(`usage: playgate user add --email E --name N --role R`)
+			break
+		}
+		err = userAdd(ctx, args[1:], stdin, stdout, stderr)
+	case "backup":
+		err = backup(ctx, args, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "playgate %s (schema %d)\n", version, store.SchemaVersion())
+	case "healthcheck":
+		err = healthcheck(ctx, args, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprint(stderr, usage)
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "playgate:", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func openStore(ctx context.Context, c *config, log *slog.Logger) (*store.Store, error) {
+	return store.Open(ctx, store.Options{URL: c.DB, DataDir: c.Data, Log: log})
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	c, _, err := loadConfig("serve", args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	key, err := c.jwtKey()
+	if err != nil {
+		return err
+	}
+	if c.DB != "" && c.JWTSecret == "" {
+		log.Warn("PLAYGATE_JWT_SECRET is unset: replicas on one PostgreSQL must share a secret, or tokens from one are refused by the others")
+	}
+	st, err := openStore(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := bootstrapAdmin(ctx, st, c, log); err != nil {
+		return err
+	}
+	ui, err := fs.Sub(static.Files, "ui")
+	if err != nil {
+		return err
+	}
+	api := handlers.New(handlers.Config{Store: st, Keys: handlers.Keys{Current: key, Previous: []byte(c.JWTPrevious)}, Log: log,
+		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Version: version})
+	router, err := api.Router()
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // CSV exports of large builds stream for a while
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("playgate listening", "addr", ln.Addr().String(), "data", c.Data, "database", string(st.Dialect()), "version", version)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", c.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish cleanly", "error", err)
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin creates the first admin when the database has no users.
+func bootstrapAdmin(ctx context.Context, st *store.Store, c *config, log *slog.Logger) error {
+	n, err := st.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	email, password, generated := c.AdminEmail, c.AdminPassword, false
+	if email == "" {
+		email = "admin@localhost"
+	}
+	if password == "" {
+		password, generated = store.NewToken()[:20], true
+	}
+	if len(password) < models.MinPasswordLength {
+		return errors.New("PLAYGATE_ADMIN_PASSWORD must be at least 10 characters")
+	}
+	hash, err := models.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = st.CreateUser(ctx, nil, &models.User{Email: email, Name: "Administrator", Role: models.RoleAdmin, PasswordHash: hash})
+	if errors.Is(err, store.ErrConflict) {
+		return nil // another replica made it first
+	}
+	if err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	if generated {
+		// Printed once, on purpose: the only way to learn it.
+		log.Info("created the first admin: sign in and change the password", "email", email, "password", password)
+	} else {
+		log.Info("created the first admin", "email", email)
+	}
+	return nil
+}
+
+func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var email, name, role string
+	c, _, err := loadConfig("user add", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address")
+		fs.StringVar(&name, "name", "", "display name")
+		fs.StringVar(&role, "role", "", "admin, release_manager, product_owner or tester")
+	})
+	if err != nil {
+		return err
+	}
+	if email == "" || name == "" || !models.Role(role).Valid() {
+		return errors.New("user add needs --email, --name and --role (admin, release_manager, product_owner or tester)")
+	}
+	password := os.Getenv("PLAYGATE_PASSWORD")
+	if password == "" {
+		fmt.Fprint(stderr, "password: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("no password: set PLAYGATE_PASSWORD or type it on stdin")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if len(password) < models.MinPasswordLength {
+		return errors.New("the password must be at least 10 characters")
+	}
+	st, err := openStore(ctx, c, newLogger(c, stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hash, err := models.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u := &models.User{Email: email, Name: name, Role: models.Role(role), PasswordHash: hash}
+	if err := st.CreateUser(ctx, nil, u); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %d %s (%s)\n", u.ID, u.Email, u.Role)
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, _, err := loadConfig("migrate", args, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c, newLogger(c, stderr))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.Version(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database at schema version %d\n", v)
+	return nil
+}
+
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, rest, err := loadConfig("backup", args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return errors.New("usage: playgate backup FILE")
+	}
+	if c.DB != "" {
+		return errors.New("backup copies SQLite databases; for PostgreSQL use pg_dump (see the README)")
+	}
+	st, err := store.Connect(ctx, store.Options{DataDir: c.Data})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Backup(ctx, rest[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", rest[0])
+	return nil
+}
+
+func healthcheck(ctx context.Context, args []string, stderr io.Writer) error {
+	c, _, err := loadConfig("healthcheck", args, stderr)
+	if err != nil {
+		return err
+	}
+	addr := c.Addr
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %d", resp.StatusCode)
+	}
+	return nil
+}

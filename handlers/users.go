@@ -1,0 +1,147 @@
+package handlers
+
+import (
+	"net/http"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"playgate/models"
+	"playgate/store"
+)
+
+// maxPassword bounds the work one login can ask of the hasher.
+const maxPassword = 1000
+
+type createUserRequest struct {
+	Email    string      `json:"email"`
+	Name     string      `json:"name"`
+	Role     models.Role `json:"role"`
+	Password string      `json:"password"`
+}
+
+// validEmail accepts a bare address (no display name).
+func validEmail(e string) bool {
+	addr, err := mail.ParseAddress(e)
+	return err == nil && addr.Address == strings.TrimSpace(e) && len(e) <= 254
+}
+
+func checkName(fields map[string]string, key, v string, required bool, max int) {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		fields[key] = "is required"
+	case utf8.RuneCountInString(v) > max:
+		fields[key] = "is too long"
+	}
+}
+
+func checkPassword(fields map[string]string, pw string) {
+	switch {
+	case utf8.RuneCountInString(pw) < models.MinPasswordLength:
+		fields["password"] = "must be at least 10 characters"
+	case len(pw) > maxPassword:
+		fields["password"] = "must be at most 1000 bytes"
+	}
+}
+
+func (a *API) createUser(c *gin.Context) {
+	var req createUserRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	fields := map[string]string{}
+	if !validEmail(req.Email) {
+		fields["email"] = "must be an email address"
+	}
+	checkName(fields, "name", req.Name, true, 100)
+	if !req.Role.Valid() {
+		fields["role"] = "must be one of admin, release_manager, product_owner, tester"
+	}
+	checkPassword(fields, req.Password)
+	if len(fields) > 0 {
+		invalid(c, fields)
+		return
+	}
+	hash, err := models.HashPassword(req.Password)
+	if err != nil {
+		a.answer(c, err)
+		return
+	}
+	actor := currentUser(c).ID
+	u := &models.User{Email: req.Email, Name: strings.TrimSpace(req.Name), Role: req.Role, PasswordHash: hash}
+	if err := a.store.CreateUser(c.Request.Context(), &actor, u); err != nil {
+		a.answer(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, u)
+}
+
+func (a *API) listUsers(c *gin.Context) {
+	p, ok := pageParams(c)
+	if !ok {
+		return
+	}
+	users, next, err := a.store.Users(c.Request.Context(), p)
+	if err != nil {
+		a.answer(c, err)
+		return
+	}
+	list(c, users, next)
+}
+
+type updateUserRequest struct {
+	Name     *string      `json:"name"`
+	Role     *models.Role `json:"role"`
+	Disabled *bool        `json:"disabled"`
+}
+
+func (a *API) updateUser(c *gin.Context) {
+	id, ok := idParam(c, "id")
+	if !ok {
+		return
+	}
+	var req updateUserRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	fields := map[string]string{}
+	if req.Name != nil {
+		checkName(fields, "name", *req.Name, true, 100)
+	}
+	if req.Role != nil && !req.Role.Valid() {
+		fields["role"] = "must be one of admin, release_manager, product_owner, tester"
+	}
+	if len(fields) > 0 {
+		invalid(c, fields)
+		return
+	}
+	u, err := a.store.UpdateUser(c.Request.Context(), currentUser(c).ID, id, store.UserPatch{Name: req.Name, Role: req.Role, Disabled: req.Disabled})
+	if err != nil {
+		a.answer(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u)
+}
+
+func (a *API) listAudit(c *gin.Context) {
+	p, ok := pageParams(c)
+	if !ok {
+		return
+	}
+	subjectID, ok := optionalID(c, "subject_id")
+	if !ok {
+		return
+	}
+	actorID, ok := optionalID(c, "actor_id")
+	if !ok {
+		return
+	}
+	events, next, err := a.store.Audit(c.Request.Context(), store.AuditFilter{
+		SubjectType: c.Query("subject_type"), SubjectID: subjectID, ActorID: actorID, Page: p})
+	if err != nil {
+		a.answer(c, err)
+		return
+	}
+	list(c, events, next)
+}

@@ -1,0 +1,427 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sort"
+	"strings"
+
+	"gorm.io/gorm"
+	"playgate/models"
+)
+
+// testerWrite opens a tester's write: it locks and checks the grant, so a
+// revoked tester cannot slip a write in, and refuses closed builds.
+// what names the subject in the not-found message.
+func (s *Store) testerWrite(tx *gorm.DB, buildID, testerID int64, what string) (*models.Build, *models.Grant, error) {
+	var g models.Grant
+	if err := tx.Where("build_id = ? AND user_id = ? AND revoked_at IS NULL", buildID, testerID).First(&g).Error; err != nil {
+		return nil, nil, notFound(err, what)
+	}
+	if err := s.lockRow(tx, "grants", g.ID); err != nil {
+		return nil, nil, err
+	}
+	var b models.Build
+	if err := tx.First(&b, buildID).Error; err != nil {
+		return nil, nil, notFound(err, "Build")
+	}
+	if b.Closed(s.now()) {
+		return nil, nil, problem(ErrConflict, "This build closed for feedback on %s.", b.ClosesAt.Format("2006-01-02 15:04 MST"))
+	}
+	return &b, &g, nil
+}
+
+// CastVote records a tester's vote on a change; the last vote counts.
+func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, comment string) (*models.Vote, error) {
+	var v models.Vote
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var c models.Change
+		if err := tx.First(&c, changeID).Error; err != nil {
+			return notFound(err, "Change")
+		}
+		_, g, err := s.testerWrite(tx, c.BuildID, testerID, "Change")
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		err = tx.Where("change_id = ? AND tester_id = ?", changeID, testerID).First(&v).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			v = models.Vote{ChangeID: changeID, BuildID: c.BuildID, TesterID: testerID, Vote: vote, Comment: comment, CreatedAt: now, UpdatedAt: now}
+			if err := tx.Create(&v).Error; err != nil {
+				return err
+			}
+			if err := tx.Model(g).Updates(map[string]any{"vote_count": gorm.Expr("vote_count + 1"), "last_active_at": now}).Error; err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			if err := bumpVote(tx, changeID, v.Vote, -1); err != nil {
+				return err
+			}
+			if err := tx.Model(&v).Updates(map[string]any{"vote": vote, "comment": comment, "updated_at": now}).Error; err != nil {
+				return err
+			}
+			if err := tx.Model(g).Update("last_active_at", now).Error; err != nil {
+				return err
+			}
+		}
+		if err := bumpVote(tx, changeID, vote, +1); err != nil {
+			return err
+		}
+		return s.audit(tx, &testerID, "vote.cast", "change", changeID, map[string]any{"vote": vote})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// NewFeedback is a tester's submission.
+type NewFeedback struct {
+	BuildID        int64
+	TesterID       int64
+	ChangeID       *int64
+	Kind           string
+	Severity       *string
+	Title, Body    string
+	Platform       models.Platform
+	IdempotencyKey string
+}
+
+// CreateFeedback stores a tester's feedback and moves the aggregates. With
+// an idempotency key already used by this tester, it returns the first item
+// and created=false instead of a copy.
+func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.Feedback, created bool, err error) {
+	fb = &models.Feedback{}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if in.IdempotencyKey != "" {
+			err := tx.Where("tester_id = ? AND idempotency_key = ?", in.TesterID, in.IdempotencyKey).First(fb).Error
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
+		}
+		_, g, err := s.testerWrite(tx, in.BuildID, in.TesterID, "Build")
+		if err != nil {
+			return err
+		}
+		if in.ChangeID != nil {
+			var n int64
+			if err := tx.Model(&models.Change{}).Where("id = ? AND build_id = ?", *in.ChangeID, in.BuildID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return Invalid(map[string]string{"change_id": "is not a change of this build"})
+			}
+		}
+		now := s.now()
+		*fb = models.Feedback{BuildID: in.BuildID, ChangeID: in.ChangeID, TesterID: in.TesterID, Kind: in.Kind, Severity: in.Severity,
+			Title: in.Title, Body: in.Body, Platform: in.Platform, Status: "new", CreatedAt: now, UpdatedAt: now}
+		if in.IdempotencyKey != "" {
+			fb.IdempotencyKey = &in.IdempotencyKey
+		}
+		if err := tx.Omit("tester_name").Create(fb).Error; err != nil {
+			return err
+		}
+		created = true
+		build := map[string]any{"feedback_count": gorm.Expr("feedback_count + 1")}
+		if fb.Kind == models.KindBug {
+			col := "bugs_" + *fb.Severity
+			build[col] = gorm.Expr(col + " + 1")
+			if err := bumpOpenBug(tx, fb, +1); err != nil {
+				return err
+			}
+		}
+		if err := tx.Model(&models.Build{}).Where("id = ?", fb.BuildID).Updates(build).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(g).Updates(map[string]any{"feedback_count": gorm.Expr("feedback_count + 1"), "last_active_at": now}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, &in.TesterID, "feedback.created", "feedback", fb.ID, map[string]any{"build_id": fb.BuildID, "kind": fb.Kind})
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return fb, created, nil
+}
+
+// bumpOpenBug moves a change's open-bug count for an open bug with a change.
+func bumpOpenBug(tx *gorm.DB, fb *models.Feedback, delta int) error {
+	if fb.Kind != models.KindBug || fb.ChangeID == nil || fb.Severity == nil || !models.Open(fb.Status) {
+		return nil
+	}
+	col := "open_" + *fb.Severity
+	return tx.Model(&models.Change{}).Where("id = ?", *fb.ChangeID).Update(col, gorm.Expr(col+" + ?", delta)).Error
+}
+
+// Similar is an existing item whose title resembles a new one.
+type Similar struct {
+	ID    int64   `json:"id"`
+	Title string  `json:"title"`
+	Score float64 `json:"score"`
+}
+
+// SimilarFeedback finds up to 5 items of a build whose titles share words
+// with title, best first; exclude skips one item (the one just filed).
+func (s *Store) SimilarFeedback(ctx context.Context, buildID int64, title string, exclude int64) ([]Similar, error) {
+	words := models.TitleWords(title)
+	out := []Similar{}
+	if len(words) == 0 {
+		return out, nil
+	}
+	if len(words) > 8 {
+		words = words[:8]
+	}
+	q := s.read(ctx).Model(&models.Feedback{}).Select("id, title").Where("build_id = ? AND id <> ? AND status <> ?", buildID, exclude, models.StatusDuplicate)
+	var like []string
+	var args []any
+	for _, w := range words {
+		like = append(like, `LOWER(title) LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+escapeLike(w)+"%")
+	}
+	q = q.Where(strings.Join(like, " OR "), args...)
+	var rows []models.Feedback
+	if err := q.Order("id DESC").Limit(500).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if score := models.TitleSimilarity(words, models.TitleWords(r.Title)); score >= 0.2 {
+			out = append(out, Similar{ID: r.ID, Title: r.Title, Score: math.Round(score*100) / 100})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	if len(out) > 5 {
+		out = out[:5]
+	}
+	return out, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// FeedbackFilter narrows a build's feedback list.
+type FeedbackFilter struct {
+	BuildID  int64
+	TesterID *int64
+	Kind     string
+	Severity string
+	Status   string
+	ChangeID *int64
+	Q        string
+	Page     Page
+}
+
+// ListFeedback lists a build's feedback newest first.
+func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Feedback, string, error) {
+	q := s.read(ctx).Table("feedback").Select("feedback.*, users.name AS tester_name").
+		Joins("JOIN users ON users.id = feedback.tester_id").Where("feedback.build_id = ?", f.BuildID)
+	if f.TesterID != nil {
+		q = q.Where("feedback.tester_id = ?", *f.TesterID)
+	}
+	if f.Kind != "" {
+		q = q.Where("feedback.kind = ?", f.Kind)
+	}
+	if f.Severity != "" {
+		q = q.Where("feedback.severity = ?", f.Severity)
+	}
+	if f.Status != "" {
+		q = q.Where("feedback.status = ?", f.Status)
+	}
+	if f.ChangeID != nil {
+		q = q.Where("feedback.change_id = ?", *f.ChangeID)
+	}
+	if q2 := strings.TrimSpace(f.Q); q2 != "" {
+		for _, w := range strings.Fields(strings.ToLower(q2)) {
+			pat := "%" + escapeLike(w) + "%"
+			q = q.Where(`(LOWER(feedback.title) LIKE ? ESCAPE '\' OR LOWER(feedback.body) LIKE ? ESCAPE '\')`, pat, pat)
+		}
+	}
+	if f.Page.After > 0 {
+		q = q.Where("feedback.id < ?", f.Page.After)
+	}
+	limit := f.Page.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	var out []models.Feedback
+	if err := q.Order("feedback.id DESC").Limit(limit + 1).Find(&out).Error; err != nil {
+		return nil, "", err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		return out, EncodeCursor(out[limit-1].ID), nil
+	}
+	return out, "", nil
+}
+
+// Feedback loads one item with its tester's name.
+func (s *Store) Feedback(ctx context.Context, id int64) (*models.Feedback, error) {
+	var fb models.Feedback
+	err := s.read(ctx).Table("feedback").Select("feedback.*, users.name AS tester_name").
+		Joins("JOIN users ON users.id = feedback.tester_id").Where("feedback.id = ?", id).Take(&fb).Error
+	if err != nil {
+		return nil, notFound(err, "Feedback")
+	}
+	return &fb, nil
+}
+
+// Comments lists an item's comments, oldest first.
+func (s *Store) Comments(ctx context.Context, feedbackID int64) ([]models.Comment, error) {
+	out := []models.Comment{}
+	err := s.read(ctx).Table("comments").Select("comments.*, users.name AS author_name").
+		Joins("JOIN users ON users.id = comments.author_id").Where("comments.feedback_id = ?", feedbackID).Order("comments.id").Find(&out).Error
+	return out, err
+}
+
+// Attachments lists an item's attachments.
+func (s *Store) Attachments(ctx context.Context, feedbackID int64) ([]models.Attachment, error) {
+	out := []models.Attachment{}
+	err := s.read(ctx).Where("feedback_id = ?", feedbackID).Order("id").Find(&out).Error
+	return out, err
+}
+
+// SetFeedbackStatus triages an item. Marking it a duplicate of another item
+// of the same build closes it, so it leaves the open-bug counts.
+func (s *Store) SetFeedbackStatus(ctx context.Context, actor, id int64, status string, duplicateOf *int64) (*models.Feedback, error) {
+	var fb models.Feedback
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Omit("tester_name").First(&fb, id).Error; err != nil {
+			return notFound(err, "Feedback")
+		}
+		if status == models.StatusDuplicate {
+			if duplicateOf == nil {
+				return Invalid(map[string]string{"duplicate_of": "is required when status is duplicate"})
+			}
+			var orig models.Feedback
+			if err := tx.Omit("tester_name").First(&orig, *duplicateOf).Error; err != nil || orig.BuildID != fb.BuildID {
+				return Invalid(map[string]string{"duplicate_of": "is not a feedback item of the same build"})
+			}
+			if orig.DuplicateOf != nil {
+				// Fold into the original of the original: chains stay one deep.
+				duplicateOf = orig.DuplicateOf
+			}
+			if *duplicateOf == fb.ID {
+				return Invalid(map[string]string{"duplicate_of": "cannot be the item itself"})
+			}
+		} else if duplicateOf != nil {
+			return Invalid(map[string]string{"duplicate_of": "is only allowed with status duplicate"})
+		}
+		if err := bumpOpenBug(tx, &fb, -1); err != nil {
+			return err
+		}
+		fb.Status, fb.DuplicateOf, fb.UpdatedAt = status, duplicateOf, s.now()
+		if err := bumpOpenBug(tx, &fb, +1); err != nil {
+			return err
+		}
+		if err := tx.Model(&fb).Select("status", "duplicate_of", "updated_at").Updates(&fb).Error; err != nil {
+			return err
+		}
+		if status == models.StatusDuplicate {
+			// Items that pointed at this one now point at its original.
+			if err := tx.Model(&models.Feedback{}).Where("duplicate_of = ?", fb.ID).Update("duplicate_of", *duplicateOf).Error; err != nil {
+				return err
+			}
+		}
+		detail := map[string]any{"status": status}
+		if duplicateOf != nil {
+			detail["duplicate_of"] = *duplicateOf
+		}
+		return s.audit(tx, &actor, "feedback.triaged", "feedback", id, detail)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Feedback(ctx, id)
+}
+
+// AddComment stores a comment; a staff comment marks a reply the tester sees.
+func (s *Store) AddComment(ctx context.Context, c *models.Comment) error {
+	c.CreatedAt = s.now()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Omit("author_name").Create(c).Error; err != nil {
+			return err
+		}
+		up := map[string]any{"comment_count": gorm.Expr("comment_count + 1")}
+		if c.Staff {
+			up["last_staff_reply_at"] = c.CreatedAt
+		}
+		if err := tx.Model(&models.Feedback{}).Where("id = ?", c.FeedbackID).Updates(up).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, &c.AuthorID, "comment.created", "feedback", c.FeedbackID, map[string]any{"comment_id": c.ID})
+	})
+}
+
+// MaxAttachments is the most screenshots one feedback item may carry.
+const MaxAttachments = 10
+
+// AddAttachment records an attachment whose bytes are already stored at
+// a.Path (relative to the data folder).
+func (s *Store) AddAttachment(ctx context.Context, actor int64, a *models.Attachment) error {
+	a.CreatedAt = s.now()
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		var fb models.Feedback
+		if err := tx.Omit("tester_name").First(&fb, a.FeedbackID).Error; err != nil {
+			return notFound(err, "Feedback")
+		}
+		if fb.AttachmentCount >= MaxAttachments {
+			return problem(ErrConflict, "A feedback item can carry at most %d attachments.", MaxAttachments)
+		}
+		if err := tx.Create(a).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&fb).Update("attachment_count", gorm.Expr("attachment_count + 1")).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, &actor, "attachment.created", "feedback", a.FeedbackID, map[string]any{"attachment_id": a.ID, "size": a.Size})
+	})
+}
+
+// Attachment loads one attachment's record.
+func (s *Store) Attachment(ctx context.Context, id int64) (*models.Attachment, error) {
+	var a models.Attachment
+	if err := s.read(ctx).First(&a, id).Error; err != nil {
+		return nil, notFound(err, "Attachment")
+	}
+	return &a, nil
+}
+
+
+// ExportRow is one feedback item as exported.
+type ExportRow struct {
+	models.Feedback
+	ChangeKey string `json:"change_key" gorm:"column:change_key"`
+}
+
+// ExportFeedback calls fn for every item of a build, oldest first, reading
+// row by row so memory stays flat at any size.
+func (s *Store) ExportFeedback(ctx context.Context, buildID int64, fn func(*ExportRow) error) error {
+	db := s.read(ctx)
+	rows, err := db.Table("feedback").
+		Select(`feedback.*, users.name AS tester_name, COALESCE(changes."key", '') AS change_key`).
+		Joins("JOIN users ON users.id = feedback.tester_id").
+		Joins("LEFT JOIN changes ON changes.id = feedback.change_id").
+		Where("feedback.build_id = ?", buildID).Order("feedback.id").Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var row ExportRow
+	for rows.Next() {
+		row = ExportRow{}
+		if err := db.ScanRows(rows, &row); err != nil {
+			return err
+		}
+		if err := fn(&row); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,311 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// migration is one step of the schema's history. Steps are never edited
+// once released: a later change is a new step, so a database made by any
+// earlier version upgrades in order.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema's history. SQL uses {{pk}}, {{ts}} and {{real}}
+// for the few types that differ between SQLite and PostgreSQL.
+var migrations = []migration{
+	{1, "initial schema", `
+CREATE TABLE users (
+  id {{pk}},
+  email TEXT NOT NULL,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  disabled BOOLEAN NOT NULL DEFAULT FALSE,
+  password_hash TEXT NOT NULL,
+  created_at {{ts}} NOT NULL
+);
+CREATE UNIQUE INDEX users_email ON users (email);
+CREATE TABLE sessions (
+  id {{pk}},
+  user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at {{ts}} NOT NULL,
+  revoked_at {{ts}}
+);
+CREATE TABLE refresh_tokens (
+  id {{pk}},
+  session_id BIGINT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  token_hash TEXT NOT NULL UNIQUE,
+  expires_at {{ts}} NOT NULL,
+  used_at {{ts}},
+  created_at {{ts}} NOT NULL
+);
+CREATE TABLE login_failures (
+  id {{pk}},
+  email TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  at {{ts}} NOT NULL
+);
+CREATE INDEX login_failures_email ON login_failures (email, at);
+CREATE INDEX login_failures_ip ON login_failures (ip, at);
+CREATE TABLE products (
+  id {{pk}},
+  name TEXT NOT NULL,
+  slug TEXT NOT NULL UNIQUE,
+  production_build_id BIGINT,
+  created_at {{ts}} NOT NULL
+);
+CREATE TABLE builds (
+  id {{pk}},
+  product_id BIGINT NOT NULL REFERENCES products (id),
+  version TEXT NOT NULL,
+  notes TEXT NOT NULL DEFAULT '',
+  stage TEXT NOT NULL,
+  access_url TEXT NOT NULL DEFAULT '',
+  access_server TEXT NOT NULL DEFAULT '',
+  access_key TEXT NOT NULL DEFAULT '',
+  access_instructions TEXT NOT NULL DEFAULT '',
+  closes_at {{ts}},
+  policy_min_votes INTEGER NOT NULL,
+  policy_revert_threshold {{real}} NOT NULL,
+  policy_confidence {{real}} NOT NULL,
+  policy_block_severity TEXT NOT NULL,
+  created_at {{ts}} NOT NULL,
+  promoted_at {{ts}},
+  UNIQUE (product_id, version)
+);
+CREATE TABLE changes (
+  id {{pk}},
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  "key" TEXT NOT NULL,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  area TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  decided_by BIGINT REFERENCES users (id),
+  decided_at {{ts}},
+  note TEXT NOT NULL DEFAULT '',
+  evidence TEXT,
+  created_at {{ts}} NOT NULL,
+  UNIQUE (build_id, "key")
+);
+CREATE TABLE invites (
+  id {{pk}},
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  email TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  expires_at {{ts}} NOT NULL,
+  created_by BIGINT NOT NULL REFERENCES users (id),
+  created_at {{ts}} NOT NULL,
+  redeemed_at {{ts}},
+  redeemed_by BIGINT REFERENCES users (id),
+  revoked_at {{ts}}
+);
+CREATE INDEX invites_build ON invites (build_id, id);
+CREATE TABLE grants (
+  id {{pk}},
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  user_id BIGINT NOT NULL REFERENCES users (id),
+  invite_id BIGINT REFERENCES invites (id),
+  created_at {{ts}} NOT NULL,
+  revoked_at {{ts}},
+  UNIQUE (user_id, build_id)
+);
+CREATE INDEX grants_build ON grants (build_id, user_id);
+CREATE TABLE votes (
+  id {{pk}},
+  change_id BIGINT NOT NULL REFERENCES changes (id),
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  tester_id BIGINT NOT NULL REFERENCES users (id),
+  vote TEXT NOT NULL,
+  comment TEXT NOT NULL DEFAULT '',
+  created_at {{ts}} NOT NULL,
+  updated_at {{ts}} NOT NULL,
+  UNIQUE (change_id, tester_id)
+);
+CREATE INDEX votes_build_tester ON votes (build_id, tester_id);
+CREATE TABLE feedback (
+  id {{pk}},
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  change_id BIGINT REFERENCES changes (id),
+  tester_id BIGINT NOT NULL REFERENCES users (id),
+  kind TEXT NOT NULL,
+  severity TEXT,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL DEFAULT '',
+  platform_os TEXT NOT NULL DEFAULT '',
+  platform_device TEXT NOT NULL DEFAULT '',
+  platform_client_version TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  duplicate_of BIGINT REFERENCES feedback (id),
+  idempotency_key TEXT,
+  comment_count INTEGER NOT NULL DEFAULT 0,
+  attachment_count INTEGER NOT NULL DEFAULT 0,
+  last_staff_reply_at {{ts}},
+  created_at {{ts}} NOT NULL,
+  updated_at {{ts}} NOT NULL
+);
+CREATE INDEX feedback_build ON feedback (build_id, id);
+CREATE INDEX feedback_tester ON feedback (tester_id, build_id, id);
+CREATE UNIQUE INDEX feedback_idempotency ON feedback (tester_id, idempotency_key);
+CREATE TABLE comments (
+  id {{pk}},
+  feedback_id BIGINT NOT NULL REFERENCES feedback (id),
+  author_id BIGINT NOT NULL REFERENCES users (id),
+  staff BOOLEAN NOT NULL,
+  body TEXT NOT NULL,
+  created_at {{ts}} NOT NULL
+);
+CREATE INDEX comments_feedback ON comments (feedback_id, id);
+CREATE TABLE attachments (
+  id {{pk}},
+  feedback_id BIGINT NOT NULL REFERENCES feedback (id),
+  content_type TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  created_at {{ts}} NOT NULL
+);
+CREATE INDEX attachments_feedback ON attachments (feedback_id);
+CREATE TABLE audit_events (
+  id {{pk}},
+  at {{ts}} NOT NULL,
+  actor_id BIGINT,
+  action TEXT NOT NULL,
+  subject_type TEXT NOT NULL,
+  subject_id BIGINT,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_subject ON audit_events (subject_type, subject_id, id);
+CREATE INDEX audit_actor ON audit_events (actor_id, id);
+`},
+	{2, "report aggregates", `
+ALTER TABLE changes ADD COLUMN keep_votes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN revert_votes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN open_low INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN open_medium INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN open_high INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN open_critical INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE builds ADD COLUMN feedback_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE builds ADD COLUMN bugs_low INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE builds ADD COLUMN bugs_medium INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE builds ADD COLUMN bugs_high INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE builds ADD COLUMN bugs_critical INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE grants ADD COLUMN feedback_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE grants ADD COLUMN vote_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE grants ADD COLUMN last_active_at {{ts}};
+` + recountSQL},
+}
+
+// recountSQL rebuilds every aggregate from the raw rows. Migration 2 uses it
+// to backfill; tests use it to check the aggregates kept on write.
+const recountSQL = `
+UPDATE changes SET
+  keep_votes = (SELECT COUNT(*) FROM votes v JOIN grants g ON g.user_id = v.tester_id AND g.build_id = v.build_id AND g.revoked_at IS NULL WHERE v.change_id = changes.id AND v.vote = 'keep'),
+  revert_votes = (SELECT COUNT(*) FROM votes v JOIN grants g ON g.user_id = v.tester_id AND g.build_id = v.build_id AND g.revoked_at IS NULL WHERE v.change_id = changes.id AND v.vote = 'revert'),
+  open_low = (SELECT COUNT(*) FROM feedback f WHERE f.change_id = changes.id AND f.kind = 'bug' AND f.severity = 'low' AND f.status IN ('new', 'acknowledged', 'in_progress')),
+  open_medium = (SELECT COUNT(*) FROM feedback f WHERE f.change_id = changes.id AND f.kind = 'bug' AND f.severity = 'medium' AND f.status IN ('new', 'acknowledged', 'in_progress')),
+  open_high = (SELECT COUNT(*) FROM feedback f WHERE f.change_id = changes.id AND f.kind = 'bug' AND f.severity = 'high' AND f.status IN ('new', 'acknowledged', 'in_progress')),
+  open_critical = (SELECT COUNT(*) FROM feedback f WHERE f.change_id = changes.id AND f.kind = 'bug' AND f.severity = 'critical' AND f.status IN ('new', 'acknowledged', 'in_progress'));
+UPDATE builds SET
+  feedback_count = (SELECT COUNT(*) FROM feedback f WHERE f.build_id = builds.id),
+  bugs_low = (SELECT COUNT(*) FROM feedback f WHERE f.build_id = builds.id AND f.kind = 'bug' AND f.severity = 'low'),
+  bugs_medium = (SELECT COUNT(*) FROM feedback f WHERE f.build_id = builds.id AND f.kind = 'bug' AND f.severity = 'medium'),
+  bugs_high = (SELECT COUNT(*) FROM feedback f WHERE f.build_id = builds.id AND f.kind = 'bug' AND f.severity = 'high'),
+  bugs_critical = (SELECT COUNT(*) FROM feedback f WHERE f.build_id = builds.id AND f.kind = 'bug' AND f.severity = 'critical');
+UPDATE grants SET
+  feedback_count = (SELECT COUNT(*) FROM feedback f WHERE f.build_id = grants.build_id AND f.tester_id = grants.user_id),
+  vote_count = (SELECT COUNT(*) FROM votes v WHERE v.build_id = grants.build_id AND v.tester_id = grants.user_id),
+  last_active_at = (SELECT MAX(t) FROM (
+    SELECT MAX(f.created_at) AS t FROM feedback f WHERE f.build_id = grants.build_id AND f.tester_id = grants.user_id
+    UNION ALL SELECT MAX(v.updated_at) FROM votes v WHERE v.build_id = grants.build_id AND v.tester_id = grants.user_id) AS a);
+`
+
+// SchemaVersion is the newest schema this binary knows.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+func (s *Store) render(sql string) string {
+	r := strings.NewReplacer("{{pk}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{ts}}", "DATETIME", "{{real}}", "REAL")
+	if s.dialect == Postgres {
+		r = strings.NewReplacer("{{pk}}", "BIGSERIAL PRIMARY KEY", "{{ts}}", "TIMESTAMPTZ", "{{real}}", "DOUBLE PRECISION")
+	}
+	return r.Replace(sql)
+}
+
+// Version reads the schema version the database is at (0 when empty).
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.w.WithContext(ctx).Raw("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v).Error
+	return v, err
+}
+
+// Migrate applies every pending migration, each in its own transaction.
+// Replicas starting together on PostgreSQL take turns through an advisory lock.
+func (s *Store) Migrate(ctx context.Context) error {
+	create := s.render(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at {{ts}} NOT NULL)`)
+	if err := s.w.WithContext(ctx).Exec(create).Error; err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	current, err := s.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > SchemaVersion() {
+		return fmt.Errorf("the database is at schema version %d, newer than this binary's %d: upgrade Playgate", current, SchemaVersion())
+	}
+	for _, m := range migrations {
+		err := s.tx(ctx, func(tx *gorm.DB) error {
+			if s.dialect == Postgres {
+				if err := tx.Exec("SELECT pg_advisory_xact_lock(7340021)").Error; err != nil {
+					return err
+				}
+			}
+			var done int64
+			if err := tx.Raw("SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&done).Error; err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
+			for _, stmt := range splitSQL(s.render(m.sql)) {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return fmt.Errorf("%.60s…: %w", stmt, err)
+				}
+			}
+			return tx.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.version, m.name, s.now()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+func splitSQL(sql string) []string {
+	var out []string
+	for _, stmt := range strings.Split(sql, ";") {
+		if strings.TrimSpace(stmt) != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// Recount rebuilds every aggregate from the raw rows (an operator's repair
+// tool, and the reference the aggregate tests compare against).
+func (s *Store) Recount(ctx context.Context) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		for _, stmt := range splitSQL(recountSQL) {
+			if err := tx.Exec(stmt).Error; err != nil {
+				return fmt.Errorf("recount: %w", err)
+			}
+		}
+		return nil
+	})
+}

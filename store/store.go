@@ -1,0 +1,255 @@
+// Package store opens Playgate's database (SQLite or PostgreSQL), migrates
+// it, and holds every query and transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Sentinel errors; handlers map them to the contract's statuses with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflict")
+	ErrGone      = errors.New("gone")
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized: a refused token or session (401).
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrInvalid   = errors.New("invalid")
+)
+
+// Problem is an error with a message meant for the client; it unwraps to
+// one of the sentinel errors.
+type Problem struct {
+	Kind    error
+	Message string
+	Fields  map[string]string
+	// Blockers lists every reason a promotion was refused.
+	Blockers []string
+}
+
+func (p *Problem) Error() string { return p.Kind.Error() + ": " + p.Message }
+func (p *Problem) Unwrap() error { return p.Kind }
+
+func problem(kind error, format string, args ...any) error {
+	return &Problem{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid is a validation problem naming the fields at fault.
+func Invalid(fields map[string]string) error {
+	return &Problem{Kind: ErrInvalid, Message: "Some fields are invalid.", Fields: fields}
+}
+
+// Dialect names the database in use.
+type Dialect string
+
+// Supported databases.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// minSQLite is the oldest SQLite accepted: 3.51.3 fixes the WAL-reset
+// corruption bug of earlier releases.
+const minSQLite = "3.51.3"
+
+// Store is the database behind Playgate. On SQLite, writes go through one
+// connection (w) so they never race for the lock, and reads use their own
+// pool (r); on PostgreSQL both are the same pool.
+type Store struct {
+	w, r    *gorm.DB
+	dialect Dialect
+	// DataDir holds the SQLite file and the attachments.
+	DataDir string
+	now     func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// URL is empty for SQLite in DataDir, or a postgres:// URL.
+	URL     string
+	DataDir string
+	Log     *slog.Logger
+}
+
+// Open connects, checks the engine version and applies pending migrations.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	s, err := Connect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Connect opens the database without migrating it.
+func Connect(ctx context.Context, o Options) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(o.DataDir, "attachments"), 0o750); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	cfg := &gorm.Config{TranslateError: true, Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+	s := &Store{DataDir: o.DataDir, now: func() time.Time { return time.Now().UTC() }}
+	switch {
+	case o.URL == "":
+		s.dialect = SQLite
+		file := filepath.Join(o.DataDir, "playgate.db")
+		dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		w, err := gorm.Open(sqlite.Open(dsn), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", file, err)
+		}
+		r, err := gorm.Open(sqlite.Open(dsn+"&_pragma=query_only(1)"), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite readers %s: %w", file, err)
+		}
+		wdb, _ := w.DB()
+		wdb.SetMaxOpenConns(1)
+		wdb.SetMaxIdleConns(1)
+		wdb.SetConnMaxLifetime(0)
+		rdb, _ := r.DB()
+		rdb.SetMaxOpenConns(8)
+		rdb.SetMaxIdleConns(8)
+		s.w, s.r = w, r
+	case strings.HasPrefix(o.URL, "postgres://") || strings.HasPrefix(o.URL, "postgresql://"):
+		s.dialect = Postgres
+		db, err := gorm.Open(postgres.Open(o.URL), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqlDB, _ := db.DB()
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		s.w, s.r = db, db
+	default:
+		return nil, fmt.Errorf("PLAYGATE_DB must be empty (SQLite) or a postgres:// URL")
+	}
+	if err := s.checkVersion(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkVersion(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return s.Ping(ctx)
+	}
+	var v string
+	if err := s.w.WithContext(ctx).Raw("SELECT sqlite_version()").Scan(&v).Error; err != nil {
+		return fmt.Errorf("read sqlite version: %w", err)
+	}
+	if versionLess(v, minSQLite) {
+		return fmt.Errorf("SQLite %s is too old: %s or newer is required (require modernc.org/sqlite v1.62.0 or newer)", v, minSQLite)
+	}
+	return nil
+}
+
+// versionLess compares dotted version numbers.
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			fmt.Sscan(pa[i], &x)
+		}
+		if i < len(pb) {
+			fmt.Sscan(pb[i], &y)
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// Dialect tells which database is in use.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	db, err := s.r.DB()
+	if err != nil {
+		return err
+	}
+	return db.PingContext(ctx)
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	var errs []error
+	for _, g := range []*gorm.DB{s.w, s.r} {
+		if g == nil {
+			continue
+		}
+		if db, err := g.DB(); err == nil {
+			errs = append(errs, db.Close())
+		}
+		if s.w == s.r {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetClock replaces the store's clock; tests use it to move time.
+func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return now().UTC() } }
+
+// Now is the store's current time, in UTC.
+func (s *Store) Now() time.Time { return s.now() }
+
+// tx runs fn in one write transaction.
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.w.WithContext(ctx).Transaction(fn)
+}
+
+func (s *Store) read(ctx context.Context) *gorm.DB { return s.r.WithContext(ctx) }
+
+// lockRow takes a row lock on PostgreSQL; on SQLite the immediate write
+// transaction already serialises writers.
+func (s *Store) lockRow(tx *gorm.DB, table string, id int64) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	var got int64
+	return tx.Raw("SELECT id FROM "+table+" WHERE id = ? FOR UPDATE", id).Scan(&got).Error
+}
+
+// notFound turns gorm's missing-row error into ErrNotFound with a message.
+func notFound(err error, what string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return problem(ErrNotFound, "%s not found.", what)
+	}
+	return err
+}
+
+// isDuplicate reports a unique-constraint violation.
+func isDuplicate(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
+
+// Backup writes a consistent copy of the SQLite database to file with
+// VACUUM INTO, while the server keeps taking writes.
+func (s *Store) Backup(ctx context.Context, file string) error {
+	if s.dialect != SQLite {
+		return errors.New("backup is for SQLite; use pg_dump for PostgreSQL")
+	}
+	if _, err := os.Stat(file); err == nil {
+		return fmt.Errorf("%s exists: choose a new file", file)
+	}
+	if err := s.w.WithContext(ctx).Exec("VACUUM INTO ?", file).Error; err != nil {
+		return fmt.Errorf("vacuum into %s: %w", file, err)
+	}
+	return nil
+}
