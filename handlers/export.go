@@ -101,4 +101,3 @@ func (a *API) endStream(c *gin.Context, err error) {
 	}
 	_ = c.Error(err)
 }
-

@@ -164,4 +164,3 @@ func (a *API) revokeTester(c *gin.Context) {
 	}
 	c.Status(http.StatusNoContent)
 }
-

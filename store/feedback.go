@@ -393,7 +393,6 @@ func (s *Store) Attachment(ctx context.Context, id int64) (*models.Attachment, e
 	return &a, nil
 }
 
-
 // ExportRow is one feedback item as exported.
 type ExportRow struct {
 	models.Feedback

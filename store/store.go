@@ -26,7 +26,7 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthorized: a refused token or session (401).
 	ErrUnauthorized = errors.New("unauthorized")
-	ErrInvalid   = errors.New("invalid")
+	ErrInvalid      = errors.New("invalid")
 )
 
 // Problem is an error with a message meant for the client; it unwraps to
