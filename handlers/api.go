@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -40,7 +41,13 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	secure  bool
+	// closing ends the event streams when the server shuts down.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends long-lived streams so a graceful shutdown need not wait for them.
+func (a *API) Close() { a.closeOnce.Do(func() { close(a.closing) }) }
 
 // New builds the API.
 func New(cfg Config) *API {
@@ -53,6 +60,7 @@ func New(cfg Config) *API {
 		log:     cfg.Log,
 		metrics: newMetrics(),
 		secure:  strings.HasPrefix(cfg.PublicURL, "https://"),
+		closing: make(chan struct{}),
 	}
 }
 
@@ -124,6 +132,14 @@ func (a *API) Router() (*gin.Engine, error) {
 	auth.POST("/feedback/:id/attachments", a.allow([]models.Role{models.RoleTester}), a.uploadAttachment)
 	auth.GET("/attachments/:id", a.getAttachment)
 	auth.GET("/builds/:id/feedback.csv", a.allow(staff), a.exportFeedback)
+
+	auth.GET("/builds/:id/report", a.allow(staff), a.report)
+	auth.GET("/builds/:id/events", a.allow(staff), a.events)
+	auth.GET("/builds/:id/gate", a.allow(managers), a.gate)
+	auth.POST("/changes/:id/decision", a.allow(managers), a.decide)
+	auth.POST("/builds/:id/promote", a.allow(managers), a.promote)
+	auth.POST("/products/:id/rollback", a.allow(managers), a.rollback)
+	auth.GET("/builds/:id/release-notes", a.allow(staff), a.releaseNotes)
 
 	auth.GET("/audit", a.allow(managers), a.listAudit)
 	return r, nil

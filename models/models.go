@@ -107,6 +107,12 @@ type Build struct {
 	Policy     Policy     `json:"policy" gorm:"embedded;embeddedPrefix:policy_"`
 	CreatedAt  time.Time  `json:"created_at"`
 	PromotedAt *time.Time `json:"promoted_at"`
+	// StagedOver is the production build this one was checked against when
+	// it entered staging; production must not have moved since.
+	StagedOver *int64 `json:"-"`
+	// ReplacedBuildID is the production build this one superseded: where a
+	// rollback goes back to.
+	ReplacedBuildID *int64 `json:"replaced_build_id"`
 	// Aggregates, kept in the same transaction as what moves them.
 	FeedbackCount int `json:"-"`
 	BugsLow       int `json:"-"`
@@ -293,3 +299,6 @@ func (j JSONText) MarshalJSON() ([]byte, error) {
 	}
 	return []byte(j), nil
 }
+
+// TableName keeps the table's name singular, as the migrations made it.
+func (Feedback) TableName() string { return "feedback" }

@@ -71,6 +71,12 @@ func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, co
 		if err := bumpVote(tx, changeID, vote, +1); err != nil {
 			return err
 		}
+		if err := s.emit(tx, c.BuildID, "vote", map[string]any{"change_id": changeID}); err != nil {
+			return err
+		}
+		if err := s.reflag(tx, &c); err != nil {
+			return err
+		}
 		return s.audit(tx, &testerID, "vote.cast", "change", changeID, map[string]any{"vote": vote})
 	})
 	if err != nil {
@@ -110,13 +116,14 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 		if err != nil {
 			return err
 		}
+		var before models.Change
 		if in.ChangeID != nil {
-			var n int64
-			if err := tx.Model(&models.Change{}).Where("id = ? AND build_id = ?", *in.ChangeID, in.BuildID).Count(&n).Error; err != nil {
-				return err
-			}
-			if n == 0 {
+			err := tx.Where("id = ? AND build_id = ?", *in.ChangeID, in.BuildID).First(&before).Error
+			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return Invalid(map[string]string{"change_id": "is not a change of this build"})
+			}
+			if err != nil {
+				return err
 			}
 		}
 		now := s.now()
@@ -143,12 +150,32 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 		if err := tx.Model(g).Updates(map[string]any{"feedback_count": gorm.Expr("feedback_count + 1"), "last_active_at": now}).Error; err != nil {
 			return err
 		}
+		if err := tx.Exec(`INSERT INTO feedback_days (build_id, day, feedback) VALUES (?, ?, 1)
+			ON CONFLICT (build_id, day) DO UPDATE SET feedback = feedback_days.feedback + 1`, fb.BuildID, now.Format("2006-01-02")).Error; err != nil {
+			return err
+		}
+		if err := s.emitFeedback(tx, fb, &before); err != nil {
+			return err
+		}
 		return s.audit(tx, &in.TesterID, "feedback.created", "feedback", fb.ID, map[string]any{"build_id": fb.BuildID, "kind": fb.Kind})
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return fb, created, nil
+}
+
+// emitFeedback reports a new or triaged item on the build's stream, and a
+// flag event when it moved its change across the rollback rule.
+func (s *Store) emitFeedback(tx *gorm.DB, fb *models.Feedback, before *models.Change) error {
+	if err := s.emit(tx, fb.BuildID, "feedback", map[string]any{"feedback_id": fb.ID, "kind": fb.Kind,
+		"severity": fb.Severity, "status": fb.Status, "change_id": fb.ChangeID}); err != nil {
+		return err
+	}
+	if before.ID == 0 {
+		return nil
+	}
+	return s.reflag(tx, before)
 }
 
 // bumpOpenBug moves a change's open-bug count for an open bug with a change.
@@ -313,6 +340,12 @@ func (s *Store) SetFeedbackStatus(ctx context.Context, actor, id int64, status s
 		} else if duplicateOf != nil {
 			return Invalid(map[string]string{"duplicate_of": "is only allowed with status duplicate"})
 		}
+		var before models.Change
+		if fb.ChangeID != nil {
+			if err := tx.First(&before, *fb.ChangeID).Error; err != nil {
+				return err
+			}
+		}
 		if err := bumpOpenBug(tx, &fb, -1); err != nil {
 			return err
 		}
@@ -328,6 +361,9 @@ func (s *Store) SetFeedbackStatus(ctx context.Context, actor, id int64, status s
 			if err := tx.Model(&models.Feedback{}).Where("duplicate_of = ?", fb.ID).Update("duplicate_of", *duplicateOf).Error; err != nil {
 				return err
 			}
+		}
+		if err := s.emitFeedback(tx, &fb, &before); err != nil {
+			return err
 		}
 		detail := map[string]any{"status": status}
 		if duplicateOf != nil {

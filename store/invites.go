@@ -245,7 +245,14 @@ func (s *Store) moveTesterVotes(tx *gorm.DB, buildID, userID int64, sign int) er
 		return err
 	}
 	for _, v := range votes {
+		var before models.Change
+		if err := tx.First(&before, v.ChangeID).Error; err != nil {
+			return err
+		}
 		if err := bumpVote(tx, v.ChangeID, v.Vote, sign); err != nil {
+			return err
+		}
+		if err := s.reflag(tx, &before); err != nil {
 			return err
 		}
 	}

@@ -17,8 +17,8 @@ type migration struct {
 	sql     string
 }
 
-// migrations is the schema's history. SQL uses {{pk}}, {{ts}} and {{real}}
-// for the few types that differ between SQLite and PostgreSQL.
+// migrations is the schema's history. SQL uses {{pk}}, {{ts}}, {{real}} and
+// {{created_day}} for the few things that differ between SQLite and PostgreSQL.
 var migrations = []migration{
 	{1, "initial schema", `
 CREATE TABLE users (
@@ -201,6 +201,26 @@ ALTER TABLE grants ADD COLUMN feedback_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN vote_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN last_active_at {{ts}};
 ` + recountSQL},
+	{3, "release workflow and live events", `
+ALTER TABLE builds ADD COLUMN staged_over BIGINT;
+ALTER TABLE builds ADD COLUMN replaced_build_id BIGINT;
+CREATE TABLE feedback_days (
+  build_id BIGINT NOT NULL REFERENCES builds (id),
+  day TEXT NOT NULL,
+  feedback INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (build_id, day)
+);
+INSERT INTO feedback_days (build_id, day, feedback)
+  SELECT build_id, {{created_day}}, COUNT(*) FROM feedback GROUP BY build_id, {{created_day}};
+CREATE TABLE build_events (
+  id {{pk}},
+  build_id BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  at {{ts}} NOT NULL
+);
+CREATE INDEX build_events_build ON build_events (build_id, id);
+`},
 }
 
 // recountSQL rebuilds every aggregate from the raw rows. Migration 2 uses it
@@ -231,9 +251,11 @@ UPDATE grants SET
 func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 func (s *Store) render(sql string) string {
-	r := strings.NewReplacer("{{pk}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{ts}}", "DATETIME", "{{real}}", "REAL")
+	r := strings.NewReplacer("{{pk}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{ts}}", "DATETIME", "{{real}}", "REAL",
+		"{{created_day}}", "SUBSTR(created_at, 1, 10)")
 	if s.dialect == Postgres {
-		r = strings.NewReplacer("{{pk}}", "BIGSERIAL PRIMARY KEY", "{{ts}}", "TIMESTAMPTZ", "{{real}}", "DOUBLE PRECISION")
+		r = strings.NewReplacer("{{pk}}", "BIGSERIAL PRIMARY KEY", "{{ts}}", "TIMESTAMPTZ", "{{real}}", "DOUBLE PRECISION",
+			"{{created_day}}", "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
 	}
 	return r.Replace(sql)
 }

@@ -73,6 +73,7 @@ type Store struct {
 	// DataDir holds the SQLite file and the attachments.
 	DataDir string
 	now     func() time.Time
+	wakeups waker
 }
 
 // Options configure Open.
@@ -211,9 +212,13 @@ func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { retu
 // Now is the store's current time, in UTC.
 func (s *Store) Now() time.Time { return s.now() }
 
-// tx runs fn in one write transaction.
+// tx runs fn in one write transaction, then wakes the event streams.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.w.WithContext(ctx).Transaction(fn)
+	if err := s.w.WithContext(ctx).Transaction(fn); err != nil {
+		return err
+	}
+	s.wakeups.wake()
+	return nil
 }
 
 func (s *Store) read(ctx context.Context) *gorm.DB { return s.r.WithContext(ctx) }

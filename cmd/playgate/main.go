@@ -138,6 +138,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(api.Close)
+	go pruneEvents(ctx, st, log)
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -161,6 +163,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// pruneEvents drops live-stream events past their replay window, every few minutes.
+func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := st.PruneEvents(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("prune events", "error", err)
+			}
+		}
+	}
 }
 
 // bootstrapAdmin creates the first admin when the database has no users.

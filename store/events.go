@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+	"playgate/models"
+)
+
+// BuildEvent is one entry of a build's live stream. Events are rows written
+// in the same transaction as the change they report, so a stream never
+// shows what did not commit, and a reconnecting client replays by id.
+type BuildEvent struct {
+	ID      int64 `gorm:"primaryKey"`
+	BuildID int64
+	Type    string
+	Data    string
+	At      time.Time
+}
+
+// TableName names the events table.
+func (BuildEvent) TableName() string { return "build_events" }
+
+// EventRetention is how long events stay replayable.
+const EventRetention = time.Hour
+
+// waker tells stream readers that something committed.
+type waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (w *waker) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+func (w *waker) wake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
+}
+
+// Changed is closed at the next commit of this process; readers then look
+// for new events (and poll as well, for commits by other replicas).
+func (s *Store) Changed() <-chan struct{} { return s.wakeups.wait() }
+
+// emit appends an event to a build's stream inside the caller's transaction.
+func (s *Store) emit(tx *gorm.DB, buildID int64, typ string, data map[string]any) error {
+	data["build_id"] = buildID
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return tx.Create(&BuildEvent{BuildID: buildID, Type: typ, Data: string(b), At: s.now()}).Error
+}
+
+// Events lists a build's events after id (oldest first), at most limit,
+// from the retention window only.
+func (s *Store) Events(ctx context.Context, buildID, after int64, limit int) ([]BuildEvent, error) {
+	var out []BuildEvent
+	err := s.read(ctx).Where("build_id = ? AND id > ? AND at > ?", buildID, after, s.now().Add(-EventRetention)).
+		Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// LastEventID is the newest event id of a build (0 when none).
+func (s *Store) LastEventID(ctx context.Context, buildID int64) (int64, error) {
+	var id int64
+	err := s.read(ctx).Model(&BuildEvent{}).Where("build_id = ?", buildID).Select("COALESCE(MAX(id), 0)").Scan(&id).Error
+	return id, err
+}
+
+// PruneEvents drops events older than the retention window (with margin).
+func (s *Store) PruneEvents(ctx context.Context) error {
+	return s.w.WithContext(ctx).Where("at < ?", s.now().Add(-2*EventRetention)).Delete(&BuildEvent{}).Error
+}
+
+// reflag emits a flag event when the rollback rule's answer for a change
+// differs between before and now (call after moving its aggregates).
+func (s *Store) reflag(tx *gorm.DB, before *models.Change) error {
+	var b models.Build
+	if err := tx.Select("id", "policy_min_votes", "policy_revert_threshold", "policy_confidence", "policy_block_severity").First(&b, before.BuildID).Error; err != nil {
+		return err
+	}
+	var after models.Change
+	if err := tx.First(&after, before.ID).Error; err != nil {
+		return err
+	}
+	was := models.FlagChange(b.Policy, before.Votes(), before.OpenBugs())
+	now := models.FlagChange(b.Policy, after.Votes(), after.OpenBugs())
+	if was.Flag.Flagged == now.Flag.Flagged {
+		return nil
+	}
+	return s.emit(tx, b.ID, "flag", map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged,
+		"verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons})
+}
