@@ -1,9 +1,10 @@
 package handlers
 
 import (
-	"encoding/csv"
+	"bufio"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -71,22 +72,48 @@ func (a *API) exportFeedback(c *gin.Context) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(csvHeader); err != nil {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	line := appendCSVRecord(nil, csvHeader)
+	if _, err := bw.Write(line); err != nil {
 		a.endStream(c, err)
 		return
 	}
 	rec := make([]string, 0, len(csvHeader))
 	err := a.store.ExportFeedback(c.Request.Context(), b.ID, func(row *store.ExportRow) error {
 		rec = csvRecord(row, rec)
-		return cw.Write(rec)
+		line = appendCSVRecord(line[:0], rec)
+		_, err := bw.Write(line)
+		return err
 	})
-	cw.Flush()
 	if err == nil {
-		err = cw.Error()
+		err = bw.Flush()
 	}
 	a.endStream(c, err)
+}
+
+// appendCSVRecord appends one RFC 4180 record: fields quoted when they hold
+// a quote, comma, CR or LF (quotes doubled, line breaks kept as they are),
+// records ended by CRLF. encoding/csv drops a lone CR in CRLF mode; this
+// loses nothing.
+func appendCSVRecord(dst []byte, fields []string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if !strings.ContainsAny(f, "\",\r\n") && (f == "" || (f[0] != ' ' && f[len(f)-1] != ' ')) {
+			dst = append(dst, f...)
+			continue
+		}
+		dst = append(dst, '"')
+		for j := 0; j < len(f); j++ {
+			if f[j] == '"' {
+				dst = append(dst, '"')
+			}
+			dst = append(dst, f[j])
+		}
+		dst = append(dst, '"')
+	}
+	return append(dst, '\r', '\n')
 }
 
 // endStream reports an error in a stream already under way: the status is

@@ -143,7 +143,7 @@ func (s *Store) Promote(ctx context.Context, actor, buildID int64, to models.Sta
 		from := b.Stage
 		switch to {
 		case models.StageStaging:
-			b.StagedOver = p.ProductionBuildID
+			b.StagedOver = copyID(p.ProductionBuildID)
 		case models.StageProduction:
 			if !sameID(b.StagedOver, p.ProductionBuildID) {
 				return problem(ErrConflict, "Production changed after build %s entered staging: promote it to staging again to re-check it against the new production build.", b.Version)
@@ -153,7 +153,7 @@ func (s *Store) Promote(ctx context.Context, actor, buildID int64, to models.Sta
 					return err
 				}
 			}
-			b.ReplacedBuildID = p.ProductionBuildID
+			b.ReplacedBuildID = copyID(p.ProductionBuildID) // p's field changes below
 			if err := tx.Model(&p).Update("production_build_id", b.ID).Error; err != nil {
 				return err
 			}
@@ -171,6 +171,14 @@ func (s *Store) Promote(ctx context.Context, actor, buildID int64, to models.Sta
 		return nil, err
 	}
 	return &b, nil
+}
+
+func copyID(p *int64) *int64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func sameID(a, b *int64) bool {
@@ -217,6 +225,7 @@ func (s *Store) Rollback(ctx context.Context, actor, productID int64) (*models.P
 		if err := tx.Model(&p).Update("production_build_id", prev.ID).Error; err != nil {
 			return err
 		}
+		p.ProductionBuildID = &prev.ID
 		for _, e := range []struct {
 			id int64
 			to models.Stage
