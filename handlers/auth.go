@@ -158,7 +158,7 @@ type refreshRequest struct {
 }
 
 // refreshToken reads the token from the body, or from the cookie when the
-// body is empty; a cookie is only honoured from this site.
+// body is empty; a cookie is only honoured from this site. "" means none.
 func (a *API) refreshToken(c *gin.Context) (string, bool) {
 	var req refreshRequest
 	if c.Request.ContentLength != 0 {
@@ -171,8 +171,7 @@ func (a *API) refreshToken(c *gin.Context) (string, bool) {
 	}
 	cookie, err := c.Cookie(refreshCookie)
 	if err != nil || cookie == "" {
-		invalid(c, map[string]string{"refresh_token": "is required (in the body, or the session cookie)"})
-		return "", false
+		return "", true // no session at all: refresh answers 401, logout 204
 	}
 	if crossSite(c.Request) {
 		fail(c, http.StatusForbidden, "forbidden", "Cookie sessions can only be refreshed from this site.")
@@ -200,6 +199,10 @@ func (a *API) refresh(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if token == "" {
+		fail(c, http.StatusUnauthorized, "unauthorized", "No session: sign in.")
+		return
+	}
 	u, sid, next, err := a.store.Refresh(c.Request.Context(), token)
 	if err != nil {
 		if errors.Is(err, store.ErrUnauthorized) {
@@ -216,6 +219,11 @@ func (a *API) refresh(c *gin.Context) {
 func (a *API) logout(c *gin.Context) {
 	token, ok := a.refreshToken(c)
 	if !ok {
+		return
+	}
+	if token == "" {
+		a.clearCookie(c)
+		c.Status(http.StatusNoContent)
 		return
 	}
 	if err := a.store.Logout(c.Request.Context(), token); err != nil {

@@ -235,18 +235,20 @@ type Platform struct {
 
 // Feedback is a bug report, suggestion, praise or other note from a tester.
 type Feedback struct {
-	ID               int64      `json:"id" gorm:"primaryKey"`
-	BuildID          int64      `json:"build_id"`
-	ChangeID         *int64     `json:"change_id"`
-	TesterID         int64      `json:"tester_id"`
-	TesterName       string     `json:"tester_name" gorm:"->"`
-	Kind             string     `json:"kind"`
-	Severity         *string    `json:"severity"`
-	Title            string     `json:"title"`
-	Body             string     `json:"body"`
-	Platform         Platform   `json:"platform" gorm:"embedded;embeddedPrefix:platform_"`
-	Status           string     `json:"status"`
-	DuplicateOf      *int64     `json:"duplicate_of"`
+	ID          int64    `json:"id" gorm:"primaryKey"`
+	BuildID     int64    `json:"build_id"`
+	ChangeID    *int64   `json:"change_id"`
+	TesterID    int64    `json:"tester_id"`
+	TesterName  string   `json:"tester_name" gorm:"->"`
+	Kind        string   `json:"kind"`
+	Severity    *string  `json:"severity"`
+	Title       string   `json:"title"`
+	Body        string   `json:"body"`
+	Platform    Platform `json:"platform" gorm:"embedded;embeddedPrefix:platform_"`
+	Status      string   `json:"status"`
+	DuplicateOf *int64   `json:"duplicate_of"`
+	// Duplicates counts the items folded into this one.
+	Duplicates       int        `json:"duplicates"`
 	IdempotencyKey   *string    `json:"-"`
 	CommentCount     int        `json:"comment_count"`
 	AttachmentCount  int        `json:"attachment_count"`

@@ -22,6 +22,15 @@ func (s *Store) testerWrite(tx *gorm.DB, buildID, testerID int64, what string) (
 	if err := s.lockRow(tx, "grants", g.ID); err != nil {
 		return nil, nil, err
 	}
+	if s.dialect == Postgres {
+		// A revocation may have committed while we waited for the lock.
+		if err := tx.First(&g, g.ID).Error; err != nil {
+			return nil, nil, err
+		}
+		if g.RevokedAt != nil {
+			return nil, nil, problem(ErrNotFound, "%s not found.", what)
+		}
+	}
 	var b models.Build
 	if err := tx.First(&b, buildID).Error; err != nil {
 		return nil, nil, notFound(err, "Build")
@@ -104,6 +113,18 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 	fb = &models.Feedback{}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if in.IdempotencyKey != "" {
+			// Retries racing each other take turns on the tester's grant row
+			// before looking the key up, so the later one finds the first
+			// one's item instead of tripping the unique index (PostgreSQL).
+			var g models.Grant
+			switch err := tx.Where("build_id = ? AND user_id = ?", in.BuildID, in.TesterID).First(&g).Error; {
+			case err == nil:
+				if err := s.lockRow(tx, "grants", g.ID); err != nil {
+					return err
+				}
+			case !errors.Is(err, gorm.ErrRecordNotFound):
+				return err
+			}
 			err := tx.Where("tester_id = ? AND idempotency_key = ?", in.TesterID, in.IdempotencyKey).First(fb).Error
 			if err == nil {
 				return nil
@@ -176,6 +197,10 @@ func (s *Store) emitFeedback(tx *gorm.DB, fb *models.Feedback, before *models.Ch
 		return nil
 	}
 	return s.reflag(tx, before)
+}
+
+func bumpDuplicates(tx *gorm.DB, id int64, delta int) error {
+	return tx.Model(&models.Feedback{}).Where("id = ?", id).Update("duplicates", gorm.Expr("duplicates + ?", delta)).Error
 }
 
 // bumpOpenBug moves a change's open-bug count for an open bug with a change.
@@ -319,6 +344,11 @@ func (s *Store) Attachments(ctx context.Context, feedbackID int64) ([]models.Att
 func (s *Store) SetFeedbackStatus(ctx context.Context, actor, id int64, status string, duplicateOf *int64) (*models.Feedback, error) {
 	var fb models.Feedback
 	err := s.tx(ctx, func(tx *gorm.DB) error {
+		// Triagers racing on one item take turns, so each moves the
+		// open-bug counts from the status the other one left (PostgreSQL).
+		if err := s.lockRow(tx, "feedback", id); err != nil {
+			return err
+		}
 		if err := tx.Omit("tester_name").First(&fb, id).Error; err != nil {
 			return notFound(err, "Feedback")
 		}
@@ -349,18 +379,27 @@ func (s *Store) SetFeedbackStatus(ctx context.Context, actor, id int64, status s
 		if err := bumpOpenBug(tx, &fb, -1); err != nil {
 			return err
 		}
+		if fb.DuplicateOf != nil { // unfold from the old original
+			if err := bumpDuplicates(tx, *fb.DuplicateOf, -1); err != nil {
+				return err
+			}
+		}
 		fb.Status, fb.DuplicateOf, fb.UpdatedAt = status, duplicateOf, s.now()
 		if err := bumpOpenBug(tx, &fb, +1); err != nil {
 			return err
 		}
-		if err := tx.Model(&fb).Select("status", "duplicate_of", "updated_at").Updates(&fb).Error; err != nil {
-			return err
-		}
-		if status == models.StatusDuplicate {
-			// Items that pointed at this one now point at its original.
+		if duplicateOf != nil {
+			// Fold this item, and the items folded into it, into the original.
+			if err := bumpDuplicates(tx, *duplicateOf, 1+fb.Duplicates); err != nil {
+				return err
+			}
 			if err := tx.Model(&models.Feedback{}).Where("duplicate_of = ?", fb.ID).Update("duplicate_of", *duplicateOf).Error; err != nil {
 				return err
 			}
+			fb.Duplicates = 0
+		}
+		if err := tx.Model(&fb).Select("status", "duplicate_of", "duplicates", "updated_at").Updates(&fb).Error; err != nil {
+			return err
 		}
 		if err := s.emitFeedback(tx, &fb, &before); err != nil {
 			return err
@@ -403,6 +442,11 @@ const MaxAttachments = 10
 func (s *Store) AddAttachment(ctx context.Context, actor int64, a *models.Attachment) error {
 	a.CreatedAt = s.now()
 	return s.tx(ctx, func(tx *gorm.DB) error {
+		// Uploads racing each other take turns on the item's row, so the
+		// count they check is never stale (PostgreSQL).
+		if err := s.lockRow(tx, "feedback", a.FeedbackID); err != nil {
+			return err
+		}
 		var fb models.Feedback
 		if err := tx.Omit("tester_name").First(&fb, a.FeedbackID).Error; err != nil {
 			return notFound(err, "Feedback")

@@ -200,7 +200,7 @@ ALTER TABLE builds ADD COLUMN bugs_critical INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN feedback_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN vote_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN last_active_at {{ts}};
-` + recountSQL},
+` + recountV2SQL},
 	{3, "release workflow and live events", `
 ALTER TABLE builds ADD COLUMN staged_over BIGINT;
 ALTER TABLE builds ADD COLUMN replaced_build_id BIGINT;
@@ -220,12 +220,15 @@ CREATE TABLE build_events (
   at {{ts}} NOT NULL
 );
 CREATE INDEX build_events_build ON build_events (build_id, id);
-`},
+ALTER TABLE feedback ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX feedback_duplicate_of ON feedback (duplicate_of);
+CREATE INDEX feedback_change ON feedback (change_id, id);
+` + recountV3SQL},
 }
 
-// recountSQL rebuilds every aggregate from the raw rows. Migration 2 uses it
-// to backfill; tests use it to check the aggregates kept on write.
-const recountSQL = `
+// recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows
+// (migration 2's backfill: frozen, as migrations are).
+const recountV2SQL = `
 UPDATE changes SET
   keep_votes = (SELECT COUNT(*) FROM votes v JOIN grants g ON g.user_id = v.tester_id AND g.build_id = v.build_id AND g.revoked_at IS NULL WHERE v.change_id = changes.id AND v.vote = 'keep'),
   revert_votes = (SELECT COUNT(*) FROM votes v JOIN grants g ON g.user_id = v.tester_id AND g.build_id = v.build_id AND g.revoked_at IS NULL WHERE v.change_id = changes.id AND v.vote = 'revert'),
@@ -245,6 +248,11 @@ UPDATE grants SET
   last_active_at = (SELECT MAX(t) FROM (
     SELECT MAX(f.created_at) AS t FROM feedback f WHERE f.build_id = grants.build_id AND f.tester_id = grants.user_id
     UNION ALL SELECT MAX(v.updated_at) FROM votes v WHERE v.build_id = grants.build_id AND v.tester_id = grants.user_id) AS a);
+`
+
+// recountV3SQL rebuilds the aggregates migration 3 added.
+const recountV3SQL = `
+UPDATE feedback SET duplicates = (SELECT COUNT(*) FROM feedback d WHERE d.duplicate_of = feedback.id);
 `
 
 // SchemaVersion is the newest schema this binary knows.
@@ -323,7 +331,7 @@ func splitSQL(sql string) []string {
 // tool, and the reference the aggregate tests compare against).
 func (s *Store) Recount(ctx context.Context) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		for _, stmt := range splitSQL(recountSQL) {
+		for _, stmt := range splitSQL(recountV2SQL + recountV3SQL) {
 			if err := tx.Exec(stmt).Error; err != nil {
 				return fmt.Errorf("recount: %w", err)
 			}
