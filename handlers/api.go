@@ -30,8 +30,10 @@ type Config struct {
 	PublicURL string
 	// TrustedProxies may set X-Forwarded-For; none by default.
 	TrustedProxies []string
-	// Version is the binary's version, for /api/v1/version and logs.
+	// Version is the binary's version, for logs.
 	Version string
+	// Limits are the rate limits (empty: off; login throttling stays on).
+	Limits Limits
 }
 
 // API holds everything the handlers need; no globals.
@@ -87,10 +89,10 @@ func (a *API) Router() (*gin.Engine, error) {
 	r.GET("/api/openapi.json", a.openAPI)
 
 	v1 := r.Group("/api/v1")
-	v1.POST("/auth/login", a.login)
+	v1.POST("/auth/login", a.limit("login"), a.login)
 	v1.POST("/auth/refresh", a.refresh)
 	v1.POST("/auth/logout", a.logout)
-	v1.POST("/invites/redeem", a.redeemInvite)
+	v1.POST("/invites/redeem", a.limit("redeem"), a.redeemInvite)
 
 	auth := v1.Group("", a.authenticate)
 	admin := []models.Role{models.RoleAdmin}
@@ -122,8 +124,8 @@ func (a *API) Router() (*gin.Engine, error) {
 	auth.GET("/builds/:id/testers", a.allow(staff), a.listTesters)
 	auth.DELETE("/builds/:id/testers/:user_id", a.allow(staff), a.revokeTester)
 
-	auth.PUT("/changes/:id/vote", a.allow([]models.Role{models.RoleTester}), a.vote)
-	auth.POST("/builds/:id/feedback", a.allow([]models.Role{models.RoleTester}), a.createFeedback)
+	auth.PUT("/changes/:id/vote", a.allow([]models.Role{models.RoleTester}), a.limit("votes"), a.vote)
+	auth.POST("/builds/:id/feedback", a.allow([]models.Role{models.RoleTester}), a.limit("feedback"), a.createFeedback)
 	auth.GET("/builds/:id/feedback", a.listFeedback)
 	auth.GET("/builds/:id/similar", a.similarFeedback)
 	auth.GET("/feedback/:id", a.getFeedback)

@@ -224,6 +224,14 @@ ALTER TABLE feedback ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX feedback_duplicate_of ON feedback (duplicate_of);
 CREATE INDEX feedback_change ON feedback (change_id, id);
 ` + recountV3SQL},
+	{4, "rate limit counters", `
+CREATE TABLE rate_counters (
+  key TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  expires_at {{ts}} NOT NULL
+);
+CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
+`},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows

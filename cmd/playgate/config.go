@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"playgate/handlers"
 )
 
 // config is every setting of the binary: defaults, then environment
@@ -45,7 +47,7 @@ func (c *config) settings() []setting {
 		{"admin-password", "PLAYGATE_ADMIN_PASSWORD", "first admin's password", &c.AdminPassword},
 		{"jwt-secret", "PLAYGATE_JWT_SECRET", "HMAC key for access tokens, at least 32 bytes (generated when unset)", &c.JWTSecret},
 		{"jwt-previous-secret", "PLAYGATE_JWT_PREVIOUS_SECRET", "the key before a rotation; still verifies", &c.JWTPrevious},
-		{"rate-limits", "PLAYGATE_RATE_LIMITS", "on or off", &c.RateLimits},
+		{"rate-limits", "PLAYGATE_RATE_LIMITS", "on, off, or overrides such as feedback=10/1m,votes=60/1m", &c.RateLimits},
 		{"public-url", "PLAYGATE_PUBLIC_URL", "where users reach Playgate, e.g. https://playtest.example.com", &c.PublicURL},
 		{"trusted-proxies", "PLAYGATE_TRUSTED_PROXIES", "comma-separated proxies allowed to set X-Forwarded-For", &c.TrustedProxies},
 		{"log-format", "PLAYGATE_LOG_FORMAT", "text or json", &c.LogFormat},
@@ -96,8 +98,8 @@ func loadConfig(name string, args []string, stderr io.Writer, extra ...func(*fla
 
 func (c *config) validate() error {
 	var errs []error
-	if c.RateLimits != "on" && c.RateLimits != "off" {
-		errs = append(errs, fmt.Errorf("PLAYGATE_RATE_LIMITS must be on or off, not %q", c.RateLimits))
+	if _, err := handlers.ParseLimits(c.RateLimits); err != nil {
+		errs = append(errs, fmt.Errorf("PLAYGATE_RATE_LIMITS must be on, off or overrides like feedback=10/1m: %w", err))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("PLAYGATE_LOG_FORMAT must be text or json, not %q", c.LogFormat))

@@ -123,8 +123,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	limits, _ := handlers.ParseLimits(c.RateLimits) // validated with the config
 	api := handlers.New(handlers.Config{Store: st, Keys: handlers.Keys{Current: key, Previous: []byte(c.JWTPrevious)}, Log: log,
-		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Version: version})
+		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Version: version, Limits: limits})
 	router, err := api.Router()
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
@@ -165,7 +166,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// pruneEvents drops live-stream events past their replay window, every few minutes.
+// pruneEvents drops live-stream events past their replay window and
+// finished rate-limit windows, every few minutes.
 func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -174,8 +176,8 @@ func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := st.PruneEvents(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("prune events", "error", err)
+			if err := errors.Join(st.PruneEvents(ctx), st.PruneRateCounters(ctx)); err != nil && ctx.Err() == nil {
+				log.Warn("prune events and rate counters", "error", err)
 			}
 		}
 	}
