@@ -143,6 +143,11 @@ func (a *API) Router() (*gin.Engine, error) {
 	auth.POST("/products/:id/rollback", a.allow(managers), a.rollback)
 	auth.GET("/builds/:id/release-notes", a.allow(staff), a.releaseNotes)
 
+	auth.POST("/products/:id/webhooks", a.allow(managers), a.createWebhook)
+	auth.GET("/products/:id/webhooks", a.allow(managers), a.listWebhooks)
+	auth.DELETE("/products/:id/webhooks/:webhook_id", a.allow(managers), a.deleteWebhook)
+	auth.GET("/webhooks/:id/deliveries", a.allow(managers), a.listDeliveries)
+
 	auth.GET("/audit", a.allow(managers), a.listAudit)
 	return r, nil
 }

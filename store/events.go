@@ -102,6 +102,13 @@ func (s *Store) reflag(tx *gorm.DB, before *models.Change) error {
 	if was.Flag.Flagged == now.Flag.Flagged {
 		return nil
 	}
-	return s.emit(tx, b.ID, "flag", map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged,
-		"verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons})
+	if err := s.emit(tx, b.ID, "flag", map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged,
+		"verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons}); err != nil {
+		return err
+	}
+	if !now.Flag.Flagged {
+		return nil
+	}
+	return s.hook(tx, b.ID, models.EventChangeFlagged, map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title,
+		"reasons": now.Flag.Reasons, "votes": now.Votes, "open_bugs": now.OpenBugs})
 }

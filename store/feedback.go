@@ -178,6 +178,12 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 		if err := s.emitFeedback(tx, fb, &before); err != nil {
 			return err
 		}
+		if fb.Kind == models.KindBug && *fb.Severity == models.SeverityCritical {
+			if err := s.hook(tx, fb.BuildID, models.EventFeedbackCritical, map[string]any{"feedback_id": fb.ID, "title": fb.Title,
+				"change_id": fb.ChangeID, "change_key": before.Key}); err != nil {
+				return err
+			}
+		}
 		return s.audit(tx, &in.TesterID, "feedback.created", "feedback", fb.ID, map[string]any{"build_id": fb.BuildID, "kind": fb.Kind})
 	})
 	if err != nil {

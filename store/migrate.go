@@ -232,6 +232,44 @@ CREATE TABLE rate_counters (
 );
 CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
 `},
+	{5, "webhooks and their outbox", `
+CREATE TABLE webhooks (
+  id {{pk}},
+  product_id BIGINT NOT NULL REFERENCES products (id),
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  format TEXT NOT NULL,
+  created_by BIGINT NOT NULL REFERENCES users (id),
+  created_at {{ts}} NOT NULL,
+  deleted_at {{ts}}
+);
+CREATE INDEX webhooks_product ON webhooks (product_id);
+CREATE TABLE outbox (
+  id {{pk}},
+  webhook_id BIGINT NOT NULL REFERENCES webhooks (id),
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at {{ts}} NOT NULL,
+  next_attempt_at {{ts}} NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  delivered_at {{ts}},
+  failed_at {{ts}}
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE TABLE webhook_deliveries (
+  id {{pk}},
+  outbox_id BIGINT NOT NULL REFERENCES outbox (id),
+  webhook_id BIGINT NOT NULL REFERENCES webhooks (id),
+  event TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  at {{ts}} NOT NULL,
+  status_code INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  duration_ms INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);
+`},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows

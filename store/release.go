@@ -82,6 +82,10 @@ func (s *Store) Decide(ctx context.Context, actor, changeID int64, decision mode
 		if err := s.emit(tx, b.ID, "decision", map[string]any{"change_id": c.ID, "key": c.Key, "decision": decision}); err != nil {
 			return err
 		}
+		if err := s.hookProduct(tx, b.ProductID, &b, models.EventChangeDecided, map[string]any{"change_id": c.ID, "key": c.Key,
+			"title": c.Title, "decision": decision, "note": note, "decided_by": actor}); err != nil {
+			return err
+		}
 		return s.audit(tx, &actor, "change.decided", "change", c.ID, map[string]any{"decision": decision, "note": note, "evidence": a})
 	})
 	if err != nil {
@@ -165,6 +169,9 @@ func (s *Store) Promote(ctx context.Context, actor, buildID int64, to models.Sta
 		if err := s.emit(tx, b.ID, "stage", map[string]any{"from": from, "to": to}); err != nil {
 			return err
 		}
+		if err := s.hookProduct(tx, b.ProductID, &b, models.EventBuildPromoted, map[string]any{"from": from, "stage": to}); err != nil {
+			return err
+		}
 		return s.audit(tx, &actor, "build.promoted", "build", b.ID, map[string]any{"from": from, "to": to, "replaced_build_id": b.ReplacedBuildID})
 	})
 	if err != nil {
@@ -233,6 +240,10 @@ func (s *Store) Rollback(ctx context.Context, actor, productID int64) (*models.P
 			if err := s.emit(tx, e.id, "stage", map[string]any{"to": e.to, "rollback": true}); err != nil {
 				return err
 			}
+		}
+		if err := s.hookProduct(tx, p.ID, &prev, models.EventProductRolledBack, map[string]any{"from_build_id": cur.ID,
+			"from_version": cur.Version, "to_build_id": prev.ID, "to_version": prev.Version}); err != nil {
+			return err
 		}
 		return s.audit(tx, &actor, "product.rolled_back", "product", p.ID, map[string]any{"from_build_id": cur.ID, "to_build_id": prev.ID})
 	})

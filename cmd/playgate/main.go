@@ -22,6 +22,7 @@ import (
 	"playgate/models"
 	"playgate/static"
 	"playgate/store"
+	"playgate/webhooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -41,6 +42,7 @@ commands:
   user add     --email E --name N --role R (password from $PLAYGATE_PASSWORD or stdin)
   backup FILE  write a consistent copy of the SQLite database while the server runs
   migrate      apply pending database migrations and exit
+  seed         --feedback N --votes N --changes N --testers N: load a realistic data set (benchmarks, demos)
   version      print the version
   healthcheck  exit 0 when the server at --addr answers /healthz
 
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = backup(ctx, args, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args, stdout, stderr)
+	case "seed":
+		err = seed(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "playgate %s (schema %d)\n", version, store.SchemaVersion())
 	case "healthcheck":
@@ -141,6 +145,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	srv.RegisterOnShutdown(api.Close)
 	go pruneEvents(ctx, st, log)
+	hooks := webhooks.New(st, log, api.Registry())
+	hooksDone := make(chan struct{})
+	go func() { hooks.Run(ctx); close(hooksDone) }()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -158,6 +165,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown did not finish cleanly", "error", err)
+	}
+	// Then deliver what the last requests queued, within the same deadline.
+	<-hooksDone
+	if err := hooks.Drain(sctx); err != nil {
+		log.Warn("webhook outbox not drained; it resumes at the next start", "error", err)
 	}
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
