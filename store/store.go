@@ -94,6 +94,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.dialect == SQLite {
+		// A reader connection opened before the migration answers its first
+		// query with the old schema's columns (new ones read as zero): close
+		// the idle readers so every reader starts on the migrated schema.
+		if rdb, err := s.r.DB(); err == nil {
+			rdb.SetMaxIdleConns(0)
+			rdb.SetMaxIdleConns(8)
+		}
+	}
 	return s, nil
 }
 
@@ -243,18 +252,3 @@ func notFound(err error, what string) error {
 
 // isDuplicate reports a unique-constraint violation.
 func isDuplicate(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
-
-// Backup writes a consistent copy of the SQLite database to file with
-// VACUUM INTO, while the server keeps taking writes.
-func (s *Store) Backup(ctx context.Context, file string) error {
-	if s.dialect != SQLite {
-		return errors.New("backup is for SQLite; use pg_dump for PostgreSQL")
-	}
-	if _, err := os.Stat(file); err == nil {
-		return fmt.Errorf("%s exists: choose a new file", file)
-	}
-	if err := s.w.WithContext(ctx).Exec("VACUUM INTO ?", file).Error; err != nil {
-		return fmt.Errorf("vacuum into %s: %w", file, err)
-	}
-	return nil
-}

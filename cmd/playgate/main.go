@@ -40,7 +40,8 @@ const usage = `usage: playgate [command] [flags]
 commands:
   serve        run the server (the default)
   user add     --email E --name N --role R (password from $PLAYGATE_PASSWORD or stdin)
-  backup FILE  write a consistent copy of the SQLite database while the server runs
+  backup FILE  write one archive of the SQLite database and attachments while the server runs
+  restore FILE unpack a backup into an empty data folder
   migrate      apply pending database migrations and exit
   seed         --feedback N --votes N --changes N --testers N: load a realistic data set (benchmarks, demos)
   version      print the version
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = userAdd(ctx, args[1:], stdin, stdout, stderr)
 	case "backup":
 		err = backup(ctx, args, stdout, stderr)
+	case "restore":
+		err = restore(args, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args, stdout, stderr)
 	case "seed":
@@ -311,6 +314,21 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", rest[0])
+	return nil
+}
+
+func restore(args []string, stdout, stderr io.Writer) error {
+	c, rest, err := loadConfig("restore", args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return errors.New("usage: playgate restore FILE")
+	}
+	if err := store.Restore(rest[0], c.Data); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s into %s\n", rest[0], c.Data)
 	return nil
 }
 
