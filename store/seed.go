@@ -2,34 +2,754 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 	"playgate/models"
 )
 
+// Seeding is for benchmarks, demos and tests, never for the request path.
+// It writes with multi-row INSERTs through prepared statements, in large
+// transactions on one connection of the writer pool, then rebuilds every
+// aggregate with Recount, so the result is exactly what the API would have
+// made. Run it while no server writes to the same database: it picks the
+// ids of the rows it adds itself.
+
+// seedChunk is how many rows one seeding transaction holds.
+const seedChunk = 50_000
+
+// seedParamsSQLite is how many parameters one multi-row INSERT binds on SQLite.
+var seedParamsSQLite = 256
+
 // SeedFeedback bulk-inserts n feedback items by one tester into a build,
-// in large transactions, then recounts the aggregates. It is for
-// benchmarks, demos and tests, not for the request path.
+// in large transactions, then recounts the aggregates. shape may adjust
+// each item before it is stored.
 func (s *Store) SeedFeedback(ctx context.Context, buildID, testerID int64, n int, shape func(i int, fb *models.Feedback)) error {
-	const batch = 1000
 	now := s.now()
-	for start := 0; start < n; start += batch {
-		end := min(start+batch, n)
-		rows := make([]models.Feedback, 0, end-start)
-		for i := start; i < end; i++ {
-			fb := models.Feedback{BuildID: buildID, TesterID: testerID, Kind: "suggestion", Title: fmt.Sprintf("Seeded item %d", i),
+	days := map[dayKey]int{}
+	err := s.bulkLoad(ctx, func(l *loader) error {
+		w := l.table("feedback", feedbackCols[1:]...) // ids from the database
+		for i := 0; i < n; i++ {
+			fb := models.Feedback{BuildID: buildID, TesterID: testerID, Kind: "suggestion", Title: "Seeded item " + strconv.Itoa(i),
 				Status: "new", CreatedAt: now.Add(time.Duration(i-n) * time.Second), UpdatedAt: now}
 			if shape != nil {
 				shape(i, &fb)
 			}
-			rows = append(rows, fb)
+			days[dayKey{fb.BuildID, fb.CreatedAt.UTC().Format(time.DateOnly)}]++
+			if err := w.add(feedbackValues(&fb)[1:]...); err != nil {
+				return err
+			}
 		}
-		err := s.tx(ctx, func(tx *gorm.DB) error { return tx.Omit("tester_name").CreateInBatches(rows, 200).Error })
-		if err != nil {
-			return fmt.Errorf("seed feedback: %w", err)
-		}
+		return w.flush()
+	})
+	if err != nil {
+		return fmt.Errorf("seed feedback: %w", err)
+	}
+	if err := s.addFeedbackDays(ctx, days); err != nil {
+		return err
 	}
 	return s.Recount(ctx)
 }
+
+// SeedSpec describes a data set: one product with several builds. The
+// counts are those of the newest build (the one benchmarks target); each
+// older build gets a fiftieth of its feedback and votes.
+type SeedSpec struct {
+	Feedback, Votes, Changes, Testers int
+	// Builds is how many builds the product has, the newest in stage qc
+	// (default 3: one superseded, one in production, one in qc).
+	Builds int
+	// Product names the product (default "Starfall"); its slug is made unique.
+	Product string
+	// PasswordHash is every seeded user's password (see models.HashPassword).
+	PasswordHash string
+	// Seed makes the data set reproducible (default 1).
+	Seed uint64
+	// Progress, when set, hears about each committed chunk.
+	Progress func(table string, done, total int)
+}
+
+// SeedResult tells what Seed made.
+type SeedResult struct {
+	ProductID int64   `json:"product_id"`
+	Slug      string  `json:"slug"`
+	BuildID   int64   `json:"build_id"`
+	BuildIDs  []int64 `json:"build_ids"`
+	// Staff are the admin, release manager and product owner emails.
+	Staff []string `json:"staff"`
+	// Testers is the email pattern of the testers ({n} from 1).
+	Testers string           `json:"testers"`
+	Rows    map[string]int64 `json:"rows"`
+	Total   int64            `json:"total_rows"`
+	Insert  time.Duration    `json:"insert_ns"`
+	Recount time.Duration    `json:"recount_ns"`
+}
+
+// Seed loads a realistic data set: a product, its builds and changes,
+// staff, testers with grants, votes skewed towards a few changes and a few
+// busy testers (some changes controversial, a few broken), and feedback of
+// every kind, severity and status with varied text, spread over the
+// testing window and filed mostly by the busiest testers.
+func (s *Store) Seed(ctx context.Context, spec SeedSpec) (*SeedResult, error) {
+	if spec.Builds <= 0 {
+		spec.Builds = 3
+	}
+	if spec.Product == "" {
+		spec.Product = "Starfall"
+	}
+	if spec.Seed == 0 {
+		spec.Seed = 1
+	}
+	if spec.PasswordHash == "" || spec.Changes < 1 || spec.Testers < 1 || spec.Feedback < 0 || spec.Votes < 0 {
+		return nil, errors.New("seed needs a password hash, at least one change and one tester")
+	}
+	g := &seedGen{rng: rand.New(rand.NewPCG(spec.Seed, 0x9e3779b97f4a7c15)), spec: spec, now: s.now().Truncate(time.Second)}
+	start := time.Now()
+	res := &SeedResult{Rows: map[string]int64{}}
+	if err := s.tx(ctx, func(tx *gorm.DB) error { return g.catalog(tx, res) }); err != nil {
+		return nil, fmt.Errorf("seed catalog: %w", err)
+	}
+	err := s.bulkLoad(ctx, func(l *loader) error {
+		l.progress = spec.Progress
+		if err := l.conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM users").Scan(&g.userBase); err != nil {
+			return err
+		}
+		if err := l.conn.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM feedback").Scan(&g.nextFeedback); err != nil {
+			return err
+		}
+		return g.load(l, res)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	if err := s.addFeedbackDays(ctx, g.days); err != nil {
+		return nil, err
+	}
+	res.Rows["feedback_days"] = int64(len(g.days))
+	if s.dialect == Postgres {
+		for _, t := range []string{"users", "feedback"} {
+			if err := s.w.WithContext(ctx).Exec("SELECT setval(pg_get_serial_sequence('" + t + "', 'id'), (SELECT MAX(id) FROM " + t + "))").Error; err != nil {
+				return nil, fmt.Errorf("seed: advance %s ids: %w", t, err)
+			}
+		}
+	}
+	res.Insert = time.Since(start)
+	if err := s.Recount(ctx); err != nil {
+		return nil, err
+	}
+	res.Recount = time.Since(start) - res.Insert
+	for _, n := range res.Rows {
+		res.Total += n
+	}
+	return res, nil
+}
+
+// dayKey is one build's day (UTC) in feedback_days.
+type dayKey struct {
+	build int64
+	day   string
+}
+
+// addFeedbackDays adds seeded items to the daily timeline.
+func (s *Store) addFeedbackDays(ctx context.Context, days map[dayKey]int) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		for k, n := range days {
+			err := tx.Exec(`INSERT INTO feedback_days (build_id, day, feedback) VALUES (?, ?, ?)
+				ON CONFLICT (build_id, day) DO UPDATE SET feedback = feedback_days.feedback + excluded.feedback`, k.build, k.day, n).Error
+			if err != nil {
+				return fmt.Errorf("seed timeline: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// loader writes rows in chunked transactions on one connection.
+type loader struct {
+	ctx      context.Context
+	conn     *sql.Conn
+	tx       *sql.Tx
+	dialect  Dialect
+	rows     int // rows in the open transaction
+	writers  []*tableWriter
+	progress func(table string, done, total int)
+}
+
+// bulkLoad runs fn with a loader on one writer connection, committing
+// every seedChunk rows and at the end. On SQLite the connection gets a
+// larger page cache meanwhile, since the indexes outgrow the default one.
+func (s *Store) bulkLoad(ctx context.Context, fn func(*loader) error) (err error) {
+	db, err := s.w.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if s.dialect == SQLite {
+		if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -131072"); err != nil {
+			return err
+		}
+		defer func() {
+			if _, rerr := conn.ExecContext(context.Background(), "PRAGMA cache_size = -2000"); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
+	l := &loader{ctx: ctx, conn: conn, dialect: s.dialect}
+	defer func() {
+		if l.tx != nil {
+			_ = l.tx.Rollback()
+		}
+	}()
+	if err := fn(l); err != nil {
+		return err
+	}
+	for _, w := range l.writers {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	return l.commit()
+}
+
+func (l *loader) begin() error {
+	if l.tx != nil {
+		return nil
+	}
+	tx, err := l.conn.BeginTx(l.ctx, nil)
+	if err != nil {
+		return err
+	}
+	l.tx, l.rows = tx, 0
+	for _, w := range l.writers {
+		w.stmt = nil // statements belong to the transaction
+	}
+	return nil
+}
+
+func (l *loader) commit() error {
+	if l.tx == nil {
+		return nil
+	}
+	err := l.tx.Commit()
+	l.tx = nil
+	return err
+}
+
+// tableWriter batches rows of one table into multi-row INSERTs.
+type tableWriter struct {
+	l       *loader
+	table   string
+	cols    []string
+	perStmt int // rows per INSERT
+	stmt    *sql.Stmt
+	args    []any
+	pending int
+	done    int
+	total   int
+}
+
+// table starts a writer for table with its columns.
+func (l *loader) table(name string, cols ...string) *tableWriter {
+	// The SQLite driver matches each parameter to its argument by a linear
+	// search, so a statement's cost grows with the square of its
+	// parameters: a few hundred is the sweet spot. PostgreSQL takes more.
+	params := seedParamsSQLite
+	if l.dialect == Postgres {
+		params = 8000
+	}
+	per := max(1, min(500, params/len(cols)))
+	w := &tableWriter{l: l, table: name, cols: cols, perStmt: per, args: make([]any, 0, per*len(cols))}
+	l.writers = append(l.writers, w)
+	return w
+}
+
+// insertSQL is the INSERT of n rows, with the dialect's placeholders.
+func (w *tableWriter) insertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + w.table + " (" + strings.Join(w.cols, ", ") + ") VALUES ")
+	p := 0
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range w.cols {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			p++
+			if w.l.dialect == Postgres {
+				b.WriteString("$" + strconv.Itoa(p))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// add queues one row (values in column order).
+func (w *tableWriter) add(vals ...any) error {
+	w.args = append(w.args, vals...)
+	w.pending++
+	if w.pending < w.perStmt {
+		return nil
+	}
+	return w.exec()
+}
+
+func (w *tableWriter) exec() error {
+	if w.pending == 0 {
+		return nil
+	}
+	l := w.l
+	if err := l.begin(); err != nil {
+		return err
+	}
+	var err error
+	if w.pending == w.perStmt {
+		if w.stmt == nil {
+			if w.stmt, err = l.tx.PrepareContext(l.ctx, w.insertSQL(w.perStmt)); err != nil {
+				return err
+			}
+		}
+		_, err = w.stmt.ExecContext(l.ctx, w.args...)
+	} else {
+		_, err = l.tx.ExecContext(l.ctx, w.insertSQL(w.pending), w.args...)
+	}
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", w.table, err)
+	}
+	w.done += w.pending
+	l.rows += w.pending
+	w.args, w.pending = w.args[:0], 0
+	if l.rows >= seedChunk {
+		if err := l.commit(); err != nil {
+			return err
+		}
+		if l.progress != nil {
+			l.progress(w.table, w.done, w.total)
+		}
+	}
+	return nil
+}
+
+// flush writes what is queued.
+func (w *tableWriter) flush() error { return w.exec() }
+
+// feedbackCols are the columns a seeded feedback item sets; the rest keep
+// their defaults or are recounted.
+var feedbackCols = []string{"id", "build_id", "change_id", "tester_id", "kind", "severity", "title", "body",
+	"platform_os", "platform_device", "platform_client_version", "status", "duplicate_of", "idempotency_key",
+	"comment_count", "attachment_count", "last_staff_reply_at", "created_at", "updated_at"}
+
+func feedbackValues(fb *models.Feedback) []any {
+	return []any{fb.ID, fb.BuildID, fb.ChangeID, fb.TesterID, fb.Kind, fb.Severity, fb.Title, fb.Body,
+		fb.Platform.OS, fb.Platform.Device, fb.Platform.ClientVersion, fb.Status, fb.DuplicateOf, fb.IdempotencyKey,
+		fb.CommentCount, fb.AttachmentCount, fb.LastStaffReplyAt, fb.CreatedAt, fb.UpdatedAt}
+}
+
+// seedGen makes the data set.
+type seedGen struct {
+	rng          *rand.Rand
+	spec         SeedSpec
+	now          time.Time
+	slug         string
+	builds       []seedBuild
+	staffIDs     []int64
+	userBase     int64 // testers get ids userBase+1 … userBase+Testers
+	nextFeedback int64
+	days         map[dayKey]int
+	buf          []byte
+}
+
+// seedBuild is one build being seeded with its changes' traits.
+type seedBuild struct {
+	models.Build
+	changes  []int64
+	health   []byte // per change: 'f' fine, 'c' controversial, 'b' broken
+	testers  int    // testers 1…testers are granted
+	feedback int
+	votes    int
+	start    time.Time // testing window
+	window   time.Duration
+}
+
+// catalog writes the product, builds, changes and staff.
+func (g *seedGen) catalog(tx *gorm.DB, res *SeedResult) error {
+	base := strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(g.spec.Product)), "-")
+	if base == "" {
+		base = "product"
+	}
+	var taken int64
+	if err := tx.Model(&models.Product{}).Where("slug = ? OR slug LIKE ?", base, base+"-%").Count(&taken).Error; err != nil {
+		return err
+	}
+	g.slug = base
+	if taken > 0 {
+		g.slug = base + "-" + strconv.FormatInt(taken+1, 10)
+	}
+	p := models.Product{Name: g.spec.Product, Slug: g.slug, CreatedAt: g.now.Add(-60 * 24 * time.Hour)}
+	if err := tx.Create(&p).Error; err != nil {
+		return err
+	}
+	for _, role := range []models.Role{models.RoleAdmin, models.RoleReleaseManager, models.RoleProductOwner} {
+		u := models.User{Email: string(role) + "@" + g.slug + ".seed.test", Name: seedStaffNames[role], Role: role,
+			PasswordHash: g.spec.PasswordHash, CreatedAt: p.CreatedAt}
+		if err := tx.Create(&u).Error; err != nil {
+			return err
+		}
+		g.staffIDs = append(g.staffIDs, u.ID)
+		res.Staff = append(res.Staff, u.Email)
+	}
+	rm := g.staffIDs[1]
+	n := g.spec.Builds
+	var prev *int64
+	for i := 0; i < n; i++ {
+		main := i == n-1
+		age := time.Duration(n-1-i) * 16 * 24 * time.Hour
+		b := seedBuild{start: g.now.Add(-age - 14*24*time.Hour), window: 14 * 24 * time.Hour}
+		b.Build = models.Build{ProductID: p.ID, Version: fmt.Sprintf("0.%d.0", 7+i), Stage: models.StageSuperseded,
+			Notes: "Playtest build " + strconv.Itoa(i+1) + ".", Policy: models.DefaultPolicy(), CreatedAt: b.start,
+			Access: models.Access{URL: "https://dl.example.com/" + g.slug + "/" + strconv.Itoa(i+1) + ".zip", Server: "qc.example.com:7777",
+				Key: "QC-" + strconv.Itoa(1000+i), Instructions: "Install, then join the QC server with the key."}}
+		b.feedback, b.votes, b.testers = g.spec.Feedback/50, g.spec.Votes/50, max(1, g.spec.Testers*3/5)
+		nch := max(1, g.spec.Changes/4)
+		if main {
+			b.Version, b.Stage = "1.0.0", models.StageQC
+			b.feedback, b.votes, b.testers, nch = g.spec.Feedback, g.spec.Votes, g.spec.Testers, g.spec.Changes
+		} else {
+			promoted := b.start.Add(b.window)
+			b.PromotedAt, b.ReplacedBuildID = &promoted, prev
+			if i == n-2 {
+				b.Stage = models.StageProduction
+			}
+		}
+		if err := tx.Create(&b.Build).Error; err != nil {
+			return err
+		}
+		id := b.ID
+		prev = &id
+		if b.Stage == models.StageProduction {
+			if err := tx.Model(&p).Update("production_build_id", b.ID).Error; err != nil {
+				return err
+			}
+		}
+		changes := make([]models.Change, nch)
+		b.health = make([]byte, nch)
+		for j := range changes {
+			area := seedAreas[g.rng.IntN(len(seedAreas))]
+			changes[j] = models.Change{BuildID: b.ID, Key: fmt.Sprintf("%s-%d", strings.ToUpper(g.slug[:min(3, len(g.slug))]), 100*(i+1)+j+1),
+				Title: seedChangeVerbs[g.rng.IntN(len(seedChangeVerbs))] + " " + area + " " + seedChangeObjects[g.rng.IntN(len(seedChangeObjects))],
+				Area:  area, Description: "Changed for this build; tell us whether to keep it.", Status: models.ChangePending, CreatedAt: b.start}
+			switch x := g.rng.Float64(); {
+			case x < 0.05:
+				b.health[j] = 'b'
+			case x < 0.15:
+				b.health[j] = 'c'
+			default:
+				b.health[j] = 'f'
+			}
+			if !main {
+				decided := b.start.Add(b.window)
+				changes[j].Status, changes[j].DecidedBy, changes[j].DecidedAt = models.ChangeApproved, &rm, &decided
+				if b.health[j] != 'f' {
+					changes[j].Status, changes[j].Note = models.ChangeReverted, "Reverted after the playtest."
+				}
+			}
+		}
+		if err := tx.CreateInBatches(changes, 100).Error; err != nil {
+			return err
+		}
+		for _, c := range changes {
+			b.changes = append(b.changes, c.ID)
+		}
+		g.builds = append(g.builds, b)
+		res.BuildIDs = append(res.BuildIDs, b.ID)
+		res.Rows["changes"] += int64(nch)
+	}
+	res.ProductID, res.Slug, res.BuildID = p.ID, g.slug, g.builds[n-1].ID
+	res.Testers = "tester{n}@" + g.slug + ".seed.test"
+	res.Rows["products"], res.Rows["builds"], res.Rows["users"] = 1, int64(n), 3
+	return g.auditSeed(tx, p.ID)
+}
+
+// auditSeed records the seeding in the audit log.
+func (g *seedGen) auditSeed(tx *gorm.DB, productID int64) error {
+	return tx.Create(&models.AuditEvent{At: g.now, ActorID: &g.staffIDs[0], Action: "seed.loaded", SubjectType: "product", SubjectID: &productID,
+		Detail: models.JSONText(fmt.Sprintf(`{"feedback":%d,"votes":%d,"changes":%d,"testers":%d}`,
+			g.spec.Feedback, g.spec.Votes, g.spec.Changes, g.spec.Testers))}).Error
+}
+
+// load writes testers, grants, votes and feedback.
+func (g *seedGen) load(l *loader, res *SeedResult) error {
+	users := l.table("users", "id", "email", "name", "role", "disabled", "password_hash", "created_at")
+	users.total = g.spec.Testers
+	for i := 1; i <= g.spec.Testers; i++ {
+		name := seedFirst[g.rng.IntN(len(seedFirst))] + " " + seedLast[g.rng.IntN(len(seedLast))]
+		if err := users.add(g.userBase+int64(i), "tester"+strconv.Itoa(i)+"@"+g.slug+".seed.test", name, string(models.RoleTester),
+			false, g.spec.PasswordHash, g.builds[0].start); err != nil {
+			return err
+		}
+	}
+	if err := users.flush(); err != nil { // rows below refer to them
+		return err
+	}
+	grants := l.table("grants", "build_id", "user_id", "created_at")
+	for _, b := range g.builds {
+		for i := 1; i <= b.testers; i++ {
+			if err := grants.add(b.ID, g.userBase+int64(i), b.start.Add(time.Duration(g.rng.Int64N(int64(b.window/4))))); err != nil {
+				return err
+			}
+		}
+	}
+	votes := l.table("votes", "change_id", "build_id", "tester_id", "vote", "comment", "created_at", "updated_at")
+	for _, b := range g.builds {
+		votes.total += b.votes
+	}
+	for i := range g.builds {
+		if err := g.votes(votes, &g.builds[i]); err != nil {
+			return err
+		}
+	}
+	if err := votes.flush(); err != nil {
+		return err
+	}
+	fb := l.table("feedback", feedbackCols...)
+	g.days = map[dayKey]int{}
+	for _, b := range g.builds {
+		fb.total += b.feedback
+	}
+	for i := range g.builds {
+		if err := g.feedback(fb, &g.builds[i]); err != nil {
+			return err
+		}
+	}
+	if err := errors.Join(grants.flush(), fb.flush()); err != nil {
+		return err
+	}
+	res.Rows["users"] += int64(users.done)
+	res.Rows["grants"] = int64(grants.done)
+	res.Rows["votes"] = int64(votes.done)
+	res.Rows["feedback"] = int64(fb.done)
+	return nil
+}
+
+// skewed picks from 0…n-1, low indexes far more often (the busy few).
+func (g *seedGen) skewed(n int) int {
+	u := g.rng.Float64()
+	return int(float64(n) * u * u)
+}
+
+// votes casts a build's votes: a Zipf-like share per change (the first
+// changes draw the crowd), distinct testers per change, busy testers first,
+// and a revert share that follows the change's health.
+func (g *seedGen) votes(w *tableWriter, b *seedBuild) error {
+	nc, nt := len(b.changes), b.testers
+	want := min(b.votes, nc*nt)
+	weights := make([]float64, nc)
+	var sum float64
+	for j := range weights {
+		weights[j] = 1 / math.Pow(float64(j+1), 0.7)
+		sum += weights[j]
+	}
+	per := make([]int, nc)
+	left := want
+	for j := range per {
+		per[j] = min(nt, int(float64(want)*weights[j]/sum))
+		left -= per[j]
+	}
+	for j := 0; left > 0; j = (j + 1) % nc { // hand out the rounding remainder
+		if per[j] < nt {
+			per[j]++
+			left--
+		}
+	}
+	mark := make([]int32, nt)
+	for j, cid := range b.changes {
+		revert := map[byte]float64{'f': 0.08, 'c': 0.42, 'b': 0.6}[b.health[j]]
+		picked, tries := 0, 0
+		stamp := int32(j + 1)
+		next := 0
+		for picked < per[j] {
+			t := g.skewed(nt)
+			if tries++; tries > 4*per[j] { // nearly everyone voted: take the rest in order
+				for mark[next] == stamp {
+					next++
+				}
+				t = next
+			}
+			if mark[t] == stamp {
+				continue
+			}
+			mark[t] = stamp
+			picked++
+			v := models.VoteKeep
+			if g.rng.Float64() < revert {
+				v = models.VoteRevert
+			}
+			comment := ""
+			if g.rng.IntN(10) == 0 {
+				comment = seedVoteComments[g.rng.IntN(len(seedVoteComments))]
+			}
+			at := b.start.Add(time.Duration(g.rng.Int64N(int64(b.window))))
+			if err := w.add(cid, b.ID, g.userBase+int64(t+1), v, comment, at, at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// feedback files a build's items, oldest first.
+func (g *seedGen) feedback(w *tableWriter, b *seedBuild) error {
+	recent := make([]int64, 0, 256) // originals duplicates may point at
+	vals := make([]any, len(feedbackCols))
+	for i := 0; i < b.feedback; i++ {
+		g.nextFeedback++
+		id := g.nextFeedback
+		// Arrivals grow over the window: more players join each day.
+		at := b.start.Add(time.Duration(math.Sqrt((float64(i)+g.rng.Float64())/float64(b.feedback)) * float64(b.window)))
+		var kind string
+		switch x := g.rng.IntN(100); {
+		case x < 55:
+			kind = models.KindBug
+		case x < 80:
+			kind = "suggestion"
+		case x < 90:
+			kind = "praise"
+		default:
+			kind = "other"
+		}
+		var changeID *int64
+		var health byte = 'f'
+		if g.rng.IntN(10) < 7 {
+			j := min(len(b.changes)-1, int(float64(len(b.changes))*math.Pow(g.rng.Float64(), 2)))
+			changeID, health = &b.changes[j], b.health[j]
+		}
+		var sev *string
+		if kind == models.KindBug {
+			s := seedSeverities[g.rng.IntN(len(seedSeverities))]
+			sev = &s
+		}
+		status := seedStatuses[g.rng.IntN(len(seedStatuses))]
+		if sev != nil && *sev == models.SeverityCritical && health != 'b' && models.Open(status) {
+			status = "resolved" // critical bugs of healthy changes get fixed quickly
+		}
+		var dup *int64
+		if status == models.StatusDuplicate {
+			if len(recent) == 0 {
+				status = "new"
+			} else {
+				d := recent[g.rng.IntN(len(recent))]
+				dup = &d
+			}
+		}
+		if dup == nil {
+			if len(recent) < cap(recent) {
+				recent = append(recent, id)
+			} else {
+				recent[g.rng.IntN(len(recent))] = id
+			}
+		}
+		var key *string
+		if g.rng.IntN(10) < 4 {
+			k := strconv.FormatUint(g.rng.Uint64(), 16)
+			key = &k
+		}
+		title, body := g.text(kind)
+		g.days[dayKey{b.ID, at.UTC().Format(time.DateOnly)}]++
+		vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7] = id, b.ID, changeID, g.userBase+int64(g.skewed(b.testers)+1), kind, sev, title, body
+		vals[8], vals[9], vals[10] = seedOS[g.rng.IntN(len(seedOS))], seedDevices[g.rng.IntN(len(seedDevices))], b.Version
+		vals[11], vals[12], vals[13], vals[14], vals[15], vals[16], vals[17], vals[18] = status, dup, key, 0, 0, nil, at, at
+		if err := w.add(vals...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// text writes a title and a body for an item of kind.
+func (g *seedGen) text(kind string) (string, string) {
+	pick := func(list []string) string { return list[g.rng.IntN(len(list))] }
+	var title string
+	switch kind {
+	case models.KindBug:
+		title = pick(seedSymptoms) + " when " + pick(seedActions) + " " + pick(seedContexts)
+	case "suggestion":
+		title = pick(seedWishes) + " " + pick(seedFeatures)
+	case "praise":
+		title = pick(seedPraise) + " " + pick(seedFeatures)
+	default:
+		title = "Question about " + pick(seedFeatures)
+	}
+	b := g.buf[:0]
+	if kind == models.KindBug {
+		b = append(b, "Steps: "...)
+		b = append(b, pick(seedActions)...)
+		b = append(b, ' ')
+		b = append(b, pick(seedContexts)...)
+		b = append(b, ". "...)
+	}
+	for n := 1 + g.rng.IntN(5); n > 0; n-- {
+		b = append(b, pick(seedSentences)...)
+		b = append(b, ' ')
+	}
+	if g.rng.IntN(8) == 0 {
+		b = append(b, "Error code E-"...)
+		b = strconv.AppendInt(b, int64(1000+g.rng.IntN(9000)), 10)
+		b = append(b, '.')
+	}
+	g.buf = b
+	return title, strings.TrimSpace(string(b))
+}
+
+var (
+	seedStaffNames = map[models.Role]string{models.RoleAdmin: "Ada Admin", models.RoleReleaseManager: "Rhea Release",
+		models.RoleProductOwner: "Otto Owner"}
+	seedSeverities = []string{"low", "low", "low", "medium", "medium", "medium", "high", "high", "critical"}
+	seedStatuses   = []string{"new", "new", "new", "new", "new", "new", "new", "new", "new", "acknowledged", "acknowledged", "acknowledged",
+		"in_progress", "in_progress", "resolved", "resolved", "resolved", "wont_fix", "duplicate", "duplicate"}
+	seedAreas         = []string{"combat", "inventory", "crafting", "netcode", "audio", "UI", "matchmaking", "economy", "quests", "rendering", "controls", "save system"}
+	seedChangeVerbs   = []string{"Rework", "Rebalance", "Speed up", "Simplify", "Replace", "Tune", "Redesign", "Remove"}
+	seedChangeObjects = []string{"cooldowns", "loot tables", "tutorial", "camera", "HUD layout", "spawn rules", "difficulty curve", "menus"}
+	seedSymptoms      = []string{"Crash", "Freeze", "Stutter", "Frame drops", "Audio desync", "Texture flicker", "Rubber-banding", "Softlock",
+		"Missing subtitles", "Wrong tooltip", "Invisible wall", "Clipping through floor", "Save corruption", "Input lag", "Black screen", "Disconnect"}
+	seedActions = []string{"opening the inventory", "switching weapons", "entering the harbor district", "loading a save", "joining a squad",
+		"crafting a potion", "using the grappling hook", "skipping a cutscene", "alt-tabbing", "changing resolution", "trading with a vendor",
+		"respawning", "fast travelling", "sprinting uphill", "opening the map", "reviving a teammate"}
+	seedContexts = []string{"after the level 3 cutscene", "on the ice level", "after the boss fight", "in co-op", "with a controller",
+		"at 144 Hz", "during the night cycle", "in the desert biome", "with the HD texture pack", "on a fresh profile", "in split screen"}
+	seedWishes   = []string{"Please add", "Let us customise", "Consider reworking", "Make it easier to find", "Add an option for"}
+	seedPraise   = []string{"Love the new", "Huge improvement to the", "Really enjoying the", "Great job on the"}
+	seedFeatures = []string{"photo mode", "crafting menu", "skill tree", "fishing minigame", "map markers", "controller layout",
+		"dialogue choices", "weather effects", "soundtrack", "mount system", "base building", "trading post"}
+	seedSentences = []string{"Happens 3 of 5 tries on this build.", "Expected: it just works like in the last build.",
+		"The game freezes for about two seconds first.", "It started after the last patch.", "Verified on two machines.",
+		"Could not reproduce offline.", "My squad saw it too.", "Frame time spikes to 80 ms right before.",
+		"The log shows a null reference in the UI layer.", "Restarting the client fixes it for a while.",
+		"Feels much better than before, keep it.", "The tooltip still shows the old values.",
+		"It is hard to read on a small screen.", "Please keep this for release."}
+	seedVoteComments = []string{"Feels better.", "Too punishing now.", "Keep it!", "Breaks my build.", "Not sure yet.", "Revert please."}
+	seedOS           = []string{"Windows 11", "Windows 10", "macOS 15", "SteamOS 3.6", "Ubuntu 24.04", "PS5", "Xbox Series X"}
+	seedDevices      = []string{"RTX 4070 desktop", "RTX 3060 laptop", "Steam Deck", "RX 7800 XT", "MacBook Pro M3", "Arc A770", "console"}
+	seedFirst        = []string{"Alex", "Sam", "Robin", "Kim", "Noor", "Mika", "Jules", "Ari", "Lea", "Tomas", "Yuki", "Ines", "Omar", "Zoe", "Ivan", "Priya"}
+	seedLast         = []string{"Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez", "Moreau", "Novak", "Okafor"}
+)
