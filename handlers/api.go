@@ -4,6 +4,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
@@ -34,6 +35,13 @@ type Config struct {
 	Version string
 	// Limits are the rate limits (empty: off; login throttling stays on).
 	Limits Limits
+	// Mailer, with PublicURL, emails invite links (nil: links are only returned).
+	Mailer Mailer
+}
+
+// Mailer sends one plain-text email.
+type Mailer interface {
+	Send(ctx context.Context, to, subject, body string) error
 }
 
 // API holds everything the handlers need; no globals.

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"playgate/mailer"
+	"playgate/models"
 )
 
 type inviteRequest struct {
@@ -52,11 +55,33 @@ func (a *API) createInvite(c *gin.Context) {
 		a.answer(c, err)
 		return
 	}
-	out := gin.H{"id": inv.ID, "build_id": inv.BuildID, "email": inv.Email, "token": token, "expires_at": inv.ExpiresAt}
+	out := gin.H{"id": inv.ID, "build_id": inv.BuildID, "email": inv.Email, "token": token, "expires_at": inv.ExpiresAt, "emailed": false}
 	if a.PublicURL != "" {
-		out["link"] = a.PublicURL + "/invite#" + token
+		link := a.PublicURL + "/invite#" + token
+		out["link"] = link
+		if a.Mailer != nil {
+			out["emailed"] = a.emailInvite(c, b, inv.Email, link, inv.ExpiresAt)
+		}
 	}
 	c.JSON(http.StatusCreated, out)
+}
+
+// emailInvite sends the invite link; a failure is logged (never the link)
+// and reported as emailed=false, since the invite itself exists.
+func (a *API) emailInvite(c *gin.Context, b *models.Build, to, link string, expires time.Time) bool {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
+	defer cancel()
+	p, err := a.store.Product(ctx, b.ProductID)
+	if err != nil {
+		a.log.Warn("invite email not sent", "request_id", c.GetString("request_id"), "error", err)
+		return false
+	}
+	subject, body := mailer.InviteMessage(p.Name, b.Version, link, expires)
+	if err := a.Mailer.Send(ctx, to, subject, body); err != nil {
+		a.log.Warn("invite email not sent", "request_id", c.GetString("request_id"), "error", err)
+		return false
+	}
+	return true
 }
 
 func (a *API) listInvites(c *gin.Context) {

@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"playgate/handlers"
+	"playgate/mailer"
 )
 
 // config is every setting of the binary: defaults, then environment
@@ -29,6 +31,9 @@ type config struct {
 	PublicURL       string
 	TrustedProxies  string
 	LogFormat       string
+	SMTPURL         string
+	SMTPFrom        string
+	PprofAddr       string
 	ShutdownTimeout time.Duration
 }
 
@@ -51,6 +56,9 @@ func (c *config) settings() []setting {
 		{"public-url", "PLAYGATE_PUBLIC_URL", "where users reach Playgate, e.g. https://playtest.example.com", &c.PublicURL},
 		{"trusted-proxies", "PLAYGATE_TRUSTED_PROXIES", "comma-separated proxies allowed to set X-Forwarded-For", &c.TrustedProxies},
 		{"log-format", "PLAYGATE_LOG_FORMAT", "text or json", &c.LogFormat},
+		{"smtp-url", "PLAYGATE_SMTP_URL", "smtp://user:pass@host:port: email invite links (needs PLAYGATE_PUBLIC_URL)", &c.SMTPURL},
+		{"smtp-from", "PLAYGATE_SMTP_FROM", "sender address of invite emails", &c.SMTPFrom},
+		{"pprof-addr", "PLAYGATE_PPROF_ADDR", "opt-in loopback address for net/http/pprof, e.g. 127.0.0.1:6060", &c.PprofAddr},
 	}
 }
 
@@ -117,6 +125,20 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("PLAYGATE_PUBLIC_URL must start with http:// or https://"))
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.SMTPURL != "" {
+		if _, err := mailer.Parse(c.SMTPURL, c.SMTPFrom); err != nil {
+			errs = append(errs, err)
+		}
+		if c.PublicURL == "" {
+			errs = append(errs, errors.New("PLAYGATE_SMTP_URL needs PLAYGATE_PUBLIC_URL: invite emails carry links"))
+		}
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			errs = append(errs, errors.New("PLAYGATE_PPROF_ADDR must be a loopback address such as 127.0.0.1:6060"))
+		}
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("the shutdown timeout must be positive"))
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"playgate/handlers"
+	"playgate/mailer"
 	"playgate/models"
 	"playgate/static"
 	"playgate/store"
@@ -131,8 +133,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	limits, _ := handlers.ParseLimits(c.RateLimits) // validated with the config
-	api := handlers.New(handlers.Config{Store: st, Keys: handlers.Keys{Current: key, Previous: []byte(c.JWTPrevious)}, Log: log,
-		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Version: version, Limits: limits})
+	cfg := handlers.Config{Store: st, Keys: handlers.Keys{Current: key, Previous: []byte(c.JWTPrevious)}, Log: log,
+		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Version: version, Limits: limits}
+	if c.SMTPURL != "" {
+		m, _ := mailer.Parse(c.SMTPURL, c.SMTPFrom) // validated with the config
+		cfg.Mailer = m
+	}
+	api := handlers.New(cfg)
+	if c.PprofAddr != "" {
+		go servePprof(ctx, c.PprofAddr, log)
+	}
 	router, err := api.Router()
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
@@ -179,6 +189,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// servePprof serves net/http/pprof on its own loopback listener, never on
+// the public one.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("pprof", "error", err)
+	}
 }
 
 // pruneEvents drops live-stream events past their replay window and
