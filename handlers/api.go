@@ -114,6 +114,7 @@ func (a *API) Router() (*gin.Engine, error) {
 	auth.POST("/users", a.allow(admin), a.createUser)
 	auth.GET("/users", a.allow(admin), a.listUsers)
 	auth.PATCH("/users/:id", a.allow(admin), a.updateUser)
+	auth.DELETE("/users/:id", a.allow(admin), a.eraseUser)
 
 	auth.POST("/products", a.allow(managers), a.createProduct)
 	auth.GET("/products", a.allow(staff), a.listProducts)

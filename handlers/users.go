@@ -124,6 +124,23 @@ func (a *API) updateUser(c *gin.Context) {
 	c.JSON(http.StatusOK, u)
 }
 
+// eraseUser removes a person's personal data (DELETE /users/{id}?erase=true).
+func (a *API) eraseUser(c *gin.Context) {
+	id, ok := idParam(c, "id")
+	if !ok {
+		return
+	}
+	if c.Query("erase") != "true" {
+		invalid(c, map[string]string{"erase": "must be true: this erases the person's data; to keep the account, disable it with PATCH"})
+		return
+	}
+	if err := a.store.EraseUser(c.Request.Context(), currentUser(c).ID, id); err != nil {
+		a.answer(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
 func (a *API) listAudit(c *gin.Context) {
 	p, ok := pageParams(c)
 	if !ok {

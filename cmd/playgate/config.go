@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ type config struct {
 	SMTPURL         string
 	SMTPFrom        string
 	PprofAddr       string
+	RetentionDays   string
 	ShutdownTimeout time.Duration
 }
 
@@ -58,6 +60,7 @@ func (c *config) settings() []setting {
 		{"log-format", "PLAYGATE_LOG_FORMAT", "text or json", &c.LogFormat},
 		{"smtp-url", "PLAYGATE_SMTP_URL", "smtp://user:pass@host:port: email invite links (needs PLAYGATE_PUBLIC_URL)", &c.SMTPURL},
 		{"smtp-from", "PLAYGATE_SMTP_FROM", "sender address of invite emails", &c.SMTPFrom},
+		{"retention-days", "PLAYGATE_RETENTION_DAYS", "delete attachments of superseded builds after this many days (empty: keep)", &c.RetentionDays},
 		{"pprof-addr", "PLAYGATE_PPROF_ADDR", "opt-in loopback address for net/http/pprof, e.g. 127.0.0.1:6060", &c.PprofAddr},
 	}
 }
@@ -133,6 +136,9 @@ func (c *config) validate() error {
 			errs = append(errs, errors.New("PLAYGATE_SMTP_URL needs PLAYGATE_PUBLIC_URL: invite emails carry links"))
 		}
 	}
+	if d, err := c.retention(); err != nil || d < 0 {
+		errs = append(errs, errors.New("PLAYGATE_RETENTION_DAYS must be a whole number of days of at least 1"))
+	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
@@ -143,6 +149,18 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("the shutdown timeout must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// retention is how long superseded builds keep their attachments (0: forever).
+func (c *config) retention() (time.Duration, error) {
+	if c.RetentionDays == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(c.RetentionDays)
+	if err != nil || n < 1 {
+		return -1, errors.New("bad retention")
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 func (c *config) proxies() []string {

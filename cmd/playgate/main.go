@@ -157,7 +157,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(api.Close)
-	go pruneEvents(ctx, st, log)
+	retention, _ := c.retention() // validated with the config
+	go housekeeping(ctx, st, log, retention)
 	hooks := webhooks.New(st, log, api.Registry())
 	hooksDone := make(chan struct{})
 	go func() { hooks.Run(ctx); close(hooksDone) }()
@@ -208,9 +209,10 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 	}
 }
 
-// pruneEvents drops live-stream events past their replay window and
-// finished rate-limit windows, every few minutes.
-func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
+// housekeeping drops live-stream events past their replay window and
+// finished rate-limit windows, and with a retention set, the attachments of
+// builds long out of production; every few minutes.
+func housekeeping(ctx context.Context, st *store.Store, log *slog.Logger, retention time.Duration) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -218,9 +220,17 @@ func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := errors.Join(st.PruneEvents(ctx), st.PruneRateCounters(ctx)); err != nil && ctx.Err() == nil {
-				log.Warn("prune events and rate counters", "error", err)
+		}
+		err := errors.Join(st.PruneEvents(ctx), st.PruneRateCounters(ctx))
+		if retention > 0 {
+			n, perr := st.PruneAttachments(ctx, retention)
+			if n > 0 {
+				log.Info("retention removed attachments", "count", n)
 			}
+			err = errors.Join(err, perr)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("housekeeping", "error", err)
 		}
 	}
 }
