@@ -61,7 +61,7 @@ func TestEraseTester(t *testing.T) {
 	if fmt.Sprint(after["votes"], after["open_bugs"]) != fmt.Sprint(before["votes"], before["open_bugs"]) {
 		t.Fatalf("report moved: %v → %v", before, after)
 	}
-	if acts := e.auditActions(fmt.Sprintf("subject_type=user&subject_id=%d", tt.ID)); !contains(acts, "user.erased") {
+	if acts := e.auditActions(fmt.Sprintf("&subject_type=user&subject_id=%d", tt.ID)); !contains(acts, "user.erased") {
 		t.Fatalf("audit: %v", acts)
 	}
 	wantError(t, e.do("DELETE", fmt.Sprintf("/api/v1/users/%d?erase=true", e.admin.ID), e.admin.Token, nil), 409, "conflict", "")

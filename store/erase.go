@@ -30,6 +30,7 @@ func (s *Store) EraseUser(ctx context.Context, actor, id int64) error {
 			return notFound(err, "User")
 		}
 		now := s.now()
+		email := u.Email // Updates below rewrites u
 		anon := fmt.Sprintf("erased-%d@erased.invalid", u.ID)
 		if err := tx.Model(&u).Updates(map[string]any{"email": anon, "name": "Erased user", "disabled": true, "password_hash": "!erased"}).Error; err != nil {
 			return err
@@ -63,13 +64,13 @@ func (s *Store) EraseUser(ctx context.Context, actor, id int64) error {
 		if err := tx.Model(&models.Comment{}).Where("author_id = ?", id).Update("body", ErasedText).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&models.Invite{}).Where("email = ?", u.Email).Update("email", anon).Error; err != nil {
+		if err := tx.Model(&models.Invite{}).Where("email = ?", email).Update("email", anon).Error; err != nil {
 			return err
 		}
-		if err := tx.Where("email = ?", u.Email).Delete(&models.LoginFailure{}).Error; err != nil {
+		if err := tx.Where("email = ?", email).Delete(&models.LoginFailure{}).Error; err != nil {
 			return err
 		}
-		if err := tx.Exec("UPDATE audit_events SET detail = REPLACE(detail, ?, ?) WHERE detail LIKE ?", u.Email, anon, "%"+escapeLike(u.Email)+"%").Error; err != nil {
+		if err := tx.Exec(`UPDATE audit_events SET detail = REPLACE(detail, ?, ?) WHERE detail LIKE ? ESCAPE '\'`, email, anon, "%"+escapeLike(email)+"%").Error; err != nil {
 			return err
 		}
 		return s.audit(tx, &actor, "user.erased", "user", id, map[string]any{"feedback": len(fbIDs), "attachments": len(files)})
