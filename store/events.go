@@ -62,7 +62,10 @@ func (s *Store) emit(tx *gorm.DB, buildID int64, typ string, data map[string]any
 	if err != nil {
 		return err
 	}
-	return tx.Create(&BuildEvent{BuildID: buildID, Type: typ, Data: string(b), At: s.now()}).Error
+	if err := tx.Create(&BuildEvent{BuildID: buildID, Type: typ, Data: string(b), At: s.now()}).Error; err != nil {
+		return err
+	}
+	return s.notifyReplicas(tx)
 }
 
 // Events lists a build's events after id (oldest first), at most limit,

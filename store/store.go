@@ -74,6 +74,8 @@ type Store struct {
 	DataDir string
 	now     func() time.Time
 	wakeups waker
+	// url is the PostgreSQL URL, for the LISTEN connection.
+	url string
 }
 
 // Options configure Open.
@@ -135,7 +137,7 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		rdb.SetMaxIdleConns(8)
 		s.w, s.r = w, r
 	case strings.HasPrefix(o.URL, "postgres://") || strings.HasPrefix(o.URL, "postgresql://"):
-		s.dialect = Postgres
+		s.dialect, s.url = Postgres, o.URL
 		db, err := gorm.Open(postgres.Open(o.URL), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)

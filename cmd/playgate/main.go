@@ -159,6 +159,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv.RegisterOnShutdown(api.Close)
 	retention, _ := c.retention() // validated with the config
 	go housekeeping(ctx, st, log, retention)
+	go st.Listen(ctx, log)
 	hooks := webhooks.New(st, log, api.Registry())
 	hooksDone := make(chan struct{})
 	go func() { hooks.Run(ctx); close(hooksDone) }()
