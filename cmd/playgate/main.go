@@ -147,15 +147,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      5 * time.Minute, // CSV exports of large builds stream for a while
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(router, log, defaultTimeouts)
 	srv.RegisterOnShutdown(api.Close)
 	retention, _ := c.retention() // validated with the config
 	go housekeeping(ctx, st, log, retention)
@@ -233,6 +225,28 @@ func housekeeping(ctx context.Context, st *store.Store, log *slog.Logger, retent
 		if err != nil && ctx.Err() == nil {
 			log.Warn("housekeeping", "error", err)
 		}
+	}
+}
+
+// timeouts bound how long a client may hold a connection.
+type timeouts struct {
+	readHeader, read, write, idle time.Duration
+}
+
+// defaultTimeouts drop slow clients (slowloris) while letting a 10 MiB
+// upload on a slow line and a large CSV export finish.
+var defaultTimeouts = timeouts{readHeader: 10 * time.Second, read: 60 * time.Second, write: 5 * time.Minute, idle: 120 * time.Second}
+
+// newHTTPServer is the server with its limits: timeouts and 64 KiB of headers.
+func newHTTPServer(h http.Handler, log *slog.Logger, t timeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.readHeader,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write, // event streams lift it for themselves
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
