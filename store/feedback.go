@@ -236,16 +236,12 @@ func (s *Store) SimilarFeedback(ctx context.Context, buildID int64, title string
 	if len(words) > 8 {
 		words = words[:8]
 	}
-	q := s.read(ctx).Model(&models.Feedback{}).Select("id, title").Where("build_id = ? AND id <> ? AND status <> ?", buildID, exclude, models.StatusDuplicate)
-	var like []string
-	var args []any
-	for _, w := range words {
-		like = append(like, `LOWER(title) LIKE ? ESCAPE '\'`)
-		args = append(args, "%"+escapeLike(w)+"%")
-	}
-	q = q.Where(strings.Join(like, " OR "), args...)
+	cond, arg := s.fullText(words, "OR")
 	var rows []models.Feedback
-	if err := q.Order("id DESC").Limit(500).Find(&rows).Error; err != nil {
+	err := s.read(ctx).Table("feedback").Select("feedback.id, feedback.title").
+		Where("feedback.build_id = ? AND feedback.id <> ? AND feedback.status <> ?", buildID, exclude, models.StatusDuplicate).
+		Where(cond, arg).Order("feedback.id DESC").Limit(200).Find(&rows).Error
+	if err != nil {
 		return nil, err
 	}
 	for _, r := range rows {
@@ -295,11 +291,13 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 	if f.ChangeID != nil {
 		q = q.Where("feedback.change_id = ?", *f.ChangeID)
 	}
-	if q2 := strings.TrimSpace(f.Q); q2 != "" {
-		for _, w := range strings.Fields(strings.ToLower(q2)) {
-			pat := "%" + escapeLike(w) + "%"
-			q = q.Where(`(LOWER(feedback.title) LIKE ? ESCAPE '\' OR LOWER(feedback.body) LIKE ? ESCAPE '\')`, pat, pat)
+	if strings.TrimSpace(f.Q) != "" {
+		words := searchWords(f.Q, 1, 8)
+		if len(words) == 0 {
+			return []models.Feedback{}, "", nil // nothing searchable can match
 		}
+		cond, arg := s.fullText(words, "AND")
+		q = q.Where(cond, arg)
 	}
 	if f.Page.After > 0 {
 		q = q.Where("feedback.id < ?", f.Page.After)

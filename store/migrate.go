@@ -15,6 +15,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// perDialect, when set, replaces sql: statements that differ entirely
+	// between the databases (full-text search), each one whole.
+	perDialect map[Dialect][]string
 }
 
 // migrations is the schema's history. SQL uses {{pk}}, {{ts}}, {{real}} and
@@ -184,7 +187,7 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_subject ON audit_events (subject_type, subject_id, id);
 CREATE INDEX audit_actor ON audit_events (actor_id, id);
-`},
+`, nil},
 	{2, "report aggregates", `
 ALTER TABLE changes ADD COLUMN keep_votes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE changes ADD COLUMN revert_votes INTEGER NOT NULL DEFAULT 0;
@@ -200,7 +203,7 @@ ALTER TABLE builds ADD COLUMN bugs_critical INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN feedback_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN vote_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE grants ADD COLUMN last_active_at {{ts}};
-` + recountV2SQL},
+` + recountV2SQL, nil},
 	{3, "release workflow and live events", `
 ALTER TABLE builds ADD COLUMN staged_over BIGINT;
 ALTER TABLE builds ADD COLUMN replaced_build_id BIGINT;
@@ -223,7 +226,7 @@ CREATE INDEX build_events_build ON build_events (build_id, id);
 ALTER TABLE feedback ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX feedback_duplicate_of ON feedback (duplicate_of);
 CREATE INDEX feedback_change ON feedback (change_id, id);
-` + recountV3SQL},
+` + recountV3SQL, nil},
 	{4, "rate limit counters", `
 CREATE TABLE rate_counters (
   key TEXT PRIMARY KEY,
@@ -231,7 +234,7 @@ CREATE TABLE rate_counters (
   expires_at {{ts}} NOT NULL
 );
 CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
-`},
+`, nil},
 	{5, "webhooks and their outbox", `
 CREATE TABLE webhooks (
   id {{pk}},
@@ -269,7 +272,27 @@ CREATE TABLE webhook_deliveries (
   duration_ms INTEGER NOT NULL
 );
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);
-`},
+`, nil},
+	{version: 6, name: "full-text search of feedback", perDialect: map[Dialect][]string{
+		SQLite: {
+			`CREATE VIRTUAL TABLE feedback_fts USING fts5(title, body, content='feedback', content_rowid='id', tokenize='unicode61 remove_diacritics 2')`,
+			`CREATE TRIGGER feedback_fts_insert AFTER INSERT ON feedback BEGIN
+			   INSERT INTO feedback_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
+			 END`,
+			`CREATE TRIGGER feedback_fts_delete AFTER DELETE ON feedback BEGIN
+			   INSERT INTO feedback_fts (feedback_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+			 END`,
+			`CREATE TRIGGER feedback_fts_update AFTER UPDATE OF title, body ON feedback BEGIN
+			   INSERT INTO feedback_fts (feedback_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+			   INSERT INTO feedback_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
+			 END`,
+			`INSERT INTO feedback_fts (feedback_fts) VALUES ('rebuild')`,
+		},
+		Postgres: {
+			`ALTER TABLE feedback ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('simple', title || ' ' || body)) STORED`,
+			`CREATE INDEX feedback_search ON feedback USING GIN (search)`,
+		},
+	}},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows
@@ -349,7 +372,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if done > 0 {
 				return nil
 			}
-			for _, stmt := range splitSQL(s.render(m.sql)) {
+			stmts := splitSQL(s.render(m.sql))
+			if m.perDialect != nil {
+				stmts = m.perDialect[s.dialect]
+			}
+			for _, stmt := range stmts {
 				if err := tx.Exec(stmt).Error; err != nil {
 					return fmt.Errorf("%.60s…: %w", stmt, err)
 				}
