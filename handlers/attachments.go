@@ -87,7 +87,7 @@ func readUpload(c *gin.Context) ([]byte, bool) {
 			if errors.As(err, &tooLarge) {
 				fail(c, http.StatusRequestEntityTooLarge, "too_large", "The upload is over 10 MiB.")
 			} else {
-				fail(c, http.StatusBadRequest, "invalid_request", "The upload could not be read.")
+				invalid(c, map[string]string{"file": "could not be read: the multipart body is cut short or malformed"})
 			}
 			return nil, false
 		}
@@ -176,7 +176,7 @@ func (a *API) getAttachment(c *gin.Context) {
 		a.answer(c, err)
 		return
 	}
-	if _, ok := a.feedbackFor(c, att.FeedbackID); !ok {
+	if _, ok := a.readableFeedback(c, att.FeedbackID, "Attachment"); !ok {
 		return
 	}
 	f, err := os.Open(filepath.Join(a.store.DataDir, att.Path))

@@ -343,8 +343,12 @@ func (a *API) listChanges(c *gin.Context) {
 	if !ok {
 		return
 	}
+	p, ok := pageParams(c)
+	if !ok {
+		return
+	}
 	ctx := c.Request.Context()
-	changes, err := a.store.Changes(ctx, b.ID)
+	changes, next, err := a.store.ChangesPage(ctx, b.ID, p)
 	if err != nil {
 		a.answer(c, err)
 		return
@@ -367,5 +371,5 @@ func (a *API) listChanges(c *gin.Context) {
 			}
 		}
 	}
-	list(c, out, "")
+	list(c, out, next)
 }

@@ -87,8 +87,8 @@ func (a *API) createFeedback(c *gin.Context) {
 	}
 	fields := models.ValidateFeedback(req.Kind, req.Severity, req.Title, req.Body, platform)
 	key := c.GetHeader("Idempotency-Key")
-	if len(key) > 200 {
-		fields["Idempotency-Key"] = "must be at most 200 characters"
+	if len(key) > 200 || !utf8.ValidString(key) {
+		fields["Idempotency-Key"] = "must be at most 200 characters of UTF-8 text"
 	}
 	if req.ChangeID != nil && *req.ChangeID <= 0 {
 		fields["change_id"] = "is not a change of this build"
@@ -188,6 +188,12 @@ func (a *API) listFeedback(c *gin.Context) {
 // feedbackFor loads a feedback item the current user may read: staff any,
 // a tester only their own on a build still granted to them (404 otherwise).
 func (a *API) feedbackFor(c *gin.Context, id int64) (*models.Feedback, bool) {
+	return a.readableFeedback(c, id, "Feedback")
+}
+
+// readableFeedback is feedbackFor answering "<what> not found." when the user
+// may not read the item, so a hidden attachment reads like a missing one.
+func (a *API) readableFeedback(c *gin.Context, id int64, what string) (*models.Feedback, bool) {
 	ctx := c.Request.Context()
 	fb, err := a.store.Feedback(ctx, id)
 	if err != nil {
@@ -208,7 +214,7 @@ func (a *API) feedbackFor(c *gin.Context, id int64) (*models.Feedback, bool) {
 			return fb, true
 		}
 	}
-	notFound(c, "Feedback")
+	notFound(c, what)
 	return nil, false
 }
 

@@ -81,10 +81,12 @@ func TestBackupUnderWritesAndRestore(t *testing.T) {
 			}
 		}(g)
 	}
-	time.Sleep(200 * time.Millisecond)
-	mu.Lock()
-	before := append([]int64(nil), acked...)
-	mu.Unlock()
+	var before []int64
+	for deadline := time.Now().Add(30 * time.Second); len(before) < 20 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		before = append([]int64(nil), acked...)
+		mu.Unlock()
+	}
 	archive := filepath.Join(t.TempDir(), "backup.tar.gz")
 	if err := st.Backup(ctx, archive); err != nil {
 		t.Fatal(err)

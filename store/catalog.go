@@ -157,6 +157,28 @@ func (s *Store) Changes(ctx context.Context, buildID int64) ([]models.Change, er
 	return out, err
 }
 
+// ChangesPage lists a build's changes in the order they were added, one
+// keyset page at a time (ascending: the list reads like the change log).
+func (s *Store) ChangesPage(ctx context.Context, buildID int64, p Page) ([]models.Change, string, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	q := s.read(ctx).Where("build_id = ?", buildID)
+	if p.After > 0 {
+		q = q.Where("id > ?", p.After)
+	}
+	var out []models.Change
+	if err := q.Order("id").Limit(limit + 1).Find(&out).Error; err != nil {
+		return nil, "", err
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		return out, EncodeCursor(out[limit-1].ID), nil
+	}
+	return out, "", nil
+}
+
 // Change loads one change.
 func (s *Store) Change(ctx context.Context, id int64) (*models.Change, error) {
 	var c models.Change

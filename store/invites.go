@@ -43,11 +43,18 @@ func (s *Store) Invite(ctx context.Context, id int64) (*models.Invite, error) {
 	return &inv, nil
 }
 
-// RevokeInvite makes an invite's token stop working. Revoking a redeemed
-// invite leaves the grant alone: revoke the tester for that.
+// RevokeInvite makes an unused invite's token stop working; a redeemed
+// invite is refused (ErrConflict): revoke the tester to end their access.
 func (s *Store) RevokeInvite(ctx context.Context, actor, id int64) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&models.Invite{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now())
+		var inv models.Invite
+		if err := tx.First(&inv, id).Error; err != nil {
+			return notFound(err, "Invite")
+		}
+		if inv.RedeemedAt != nil {
+			return problem(ErrConflict, "This invite was already used: to end that tester's access, revoke the tester.")
+		}
+		res := tx.Model(&models.Invite{}).Where("id = ? AND revoked_at IS NULL AND redeemed_at IS NULL", id).Update("revoked_at", s.now())
 		if res.Error != nil {
 			return res.Error
 		}
@@ -100,6 +107,11 @@ func (s *Store) RedeemInvite(ctx context.Context, token, name, password string) 
 
 	var red Redemption
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		// Redeems racing for one invite take turns: the later ones then see
+		// it redeemed (410) instead of colliding on the new account (PostgreSQL).
+		if err := s.lockRow(tx, "invites", inv.ID); err != nil {
+			return err
+		}
 		if err := tx.First(&inv, inv.ID).Error; err != nil {
 			return err
 		}
