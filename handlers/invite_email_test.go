@@ -86,7 +86,6 @@ func (s *smtpServer) messages() []string {
 	return append([]string(nil), s.msgs...)
 }
 
-
 func TestInviteEmailed(t *testing.T) {
 	e := newEnv(t)
 	bid, _ := e.build(0)
