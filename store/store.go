@@ -76,6 +76,8 @@ type Store struct {
 	wakeups waker
 	// url is the PostgreSQL URL, for the LISTEN connection.
 	url string
+	// batch groups concurrent writes into shared transactions (SQLite only).
+	batch *batcher
 }
 
 // Options configure Open.
@@ -136,6 +138,7 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		rdb.SetMaxOpenConns(8)
 		rdb.SetMaxIdleConns(8)
 		s.w, s.r = w, r
+		s.startBatcher()
 	case strings.HasPrefix(o.URL, "postgres://") || strings.HasPrefix(o.URL, "postgresql://"):
 		s.dialect, s.url = Postgres, o.URL
 		db, err := gorm.Open(postgres.Open(o.URL), cfg)
@@ -202,6 +205,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.stopBatcher()
+	}
 	var errs []error
 	for _, g := range []*gorm.DB{s.w, s.r} {
 		if g == nil {
@@ -223,8 +229,12 @@ func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { retu
 // Now is the store's current time, in UTC.
 func (s *Store) Now() time.Time { return s.now() }
 
-// tx runs fn in one write transaction, then wakes the event streams.
+// tx runs fn as one write transaction (on SQLite, in a savepoint of a
+// group commit), then wakes the event streams. It returns once committed.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if s.batch != nil {
+		return s.submit(ctx, fn)
+	}
 	if err := s.w.WithContext(ctx).Transaction(fn); err != nil {
 		return err
 	}
