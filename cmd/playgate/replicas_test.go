@@ -1,0 +1,92 @@
+package main_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+)
+
+// Two real server processes on one PostgreSQL behave as one service.
+func TestReplicasOnPostgres(t *testing.T) {
+	base := os.Getenv("PLAYGATE_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("PLAYGATE_TEST_POSTGRES is not set: the two-replica test needs a PostgreSQL server")
+	}
+	bin := e2eBuild(t)
+	db := e2ePostgresSchema(t, base)
+	const adminEmail, adminPW = "admin@studio.example", "replica-admin-pw"
+	env := func() map[string]string {
+		return map[string]string{"PLAYGATE_DB": db, "PLAYGATE_DATA": t.TempDir(), "PLAYGATE_JWT_SECRET": "shared-secret-of-the-replicas-0123456789",
+			"PLAYGATE_ADMIN_EMAIL": adminEmail, "PLAYGATE_ADMIN_PASSWORD": adminPW, "PLAYGATE_RATE_LIMITS": "off"}
+	}
+	r1 := e2eStart(t, bin, env())
+	defer r1.stop()
+	r2 := e2eStart(t, bin, env())
+	defer r2.stop()
+
+	// A token from one replica works on the other.
+	admin := r1.login(adminEmail, adminPW)
+	r2.must(200, "GET", "/api/v1/me", admin, nil)
+	pid := id(t, r1.must(201, "POST", "/api/v1/products", admin, map[string]string{"name": "Twin", "slug": "twin"}).obj(t)["id"])
+	bid := id(t, r2.must(201, "POST", fmt.Sprintf("/api/v1/products/%d/builds", pid), admin, map[string]any{"version": "1.0"}).obj(t)["id"])
+	change := id(t, r1.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/changes", bid), admin, map[string]string{"key": "T-1", "title": "Twin jump"}).obj(t)["id"])
+	token := r1.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/invites", bid), admin, map[string]string{"email": "twin@example.com"}).obj(t)["token"].(string)
+	tester := r2.must(201, "POST", "/api/v1/invites/redeem", "", map[string]string{"token": token, "name": "Twin", "password": "twin-password"}).obj(t)["access_token"].(string)
+
+	// An event stream on one replica receives what happens through the other.
+	events := r1.openEvents(admin, bid)
+	defer events.cancel()
+	r2.must(200, "PUT", fmt.Sprintf("/api/v1/changes/%d/vote", change), tester, map[string]string{"vote": "revert"})
+	events.waitFor(t, "vote")
+	// ... and the vote shows in the other replica's report at once.
+	rep := r1.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/report", bid), admin, nil).obj(t)
+	if v := field(rep, "changes").([]any)[0].(map[string]any)["votes"].(map[string]any); v["revert"].(float64) != 1 {
+		t.Fatalf("votes on replica 1: %v", v)
+	}
+
+	// Login throttling counts failures across both replicas.
+	for i := 0; i < 5; i++ {
+		r := []*e2eServer{r1, r2}[i%2]
+		if got := r.do("POST", "/api/v1/auth/login", "", map[string]string{"email": adminEmail, "password": "wrong-password"}); got.Status != 401 {
+			t.Fatalf("failure %d: %d", i, got.Status)
+		}
+	}
+	for _, r := range []*e2eServer{r1, r2} {
+		if got := r.do("POST", "/api/v1/auth/login", "", map[string]string{"email": adminEmail, "password": adminPW}); got.Status != 429 || got.Header.Get("Retry-After") == "" {
+			t.Fatalf("after 5 failures across replicas: %d %s", got.Status, got.Body)
+		}
+	}
+
+	// Two promotions of one product's builds racing through both replicas: one wins.
+	r1.must(200, "POST", fmt.Sprintf("/api/v1/changes/%d/decision", change), admin, map[string]string{"decision": "reverted"})
+	var builds []int64
+	for i, r := range []*e2eServer{r1, r2} {
+		b := bid
+		if i == 1 {
+			b = id(t, r.must(201, "POST", fmt.Sprintf("/api/v1/products/%d/builds", pid), admin, map[string]any{"version": "1.1"}).obj(t)["id"])
+		}
+		r.must(200, "POST", fmt.Sprintf("/api/v1/builds/%d/promote", b), admin, map[string]string{"to": "staging"})
+		builds = append(builds, b)
+	}
+	statuses := make([]int, 2)
+	var wg sync.WaitGroup
+	for i, r := range []*e2eServer{r1, r2} {
+		wg.Add(1)
+		go func(i int, r *e2eServer) {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/builds/%d/promote", r.base, builds[i]), bytes.NewReader([]byte(`{"to":"production"}`)))
+			req.Header.Set("Authorization", "Bearer "+admin)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				statuses[i] = res.StatusCode
+				res.Body.Close()
+			}
+		}(i, r)
+	}
+	wg.Wait()
+	if !(statuses[0] == 200 && statuses[1] == 409 || statuses[0] == 409 && statuses[1] == 200) {
+		t.Fatalf("racing promotions answered %v: exactly one must win", statuses)
+	}
+}
