@@ -110,6 +110,7 @@ func (a *API) Router() (*gin.Engine, error) {
 	staff := inviters
 
 	auth.GET("/me", a.me)
+	auth.POST("/me/password", a.changePassword)
 
 	auth.POST("/users", a.allow(admin), a.createUser)
 	auth.GET("/users", a.allow(admin), a.listUsers)

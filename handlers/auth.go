@@ -13,6 +13,7 @@ import (
 
 const (
 	userKey       = "user"
+	sessionKey    = "session_id"
 	refreshCookie = "playgate_refresh"
 	cookiePath    = "/api/v1/auth"
 )
@@ -41,6 +42,7 @@ func (a *API) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(userKey, u)
+	c.Set(sessionKey, sid)
 	c.Next()
 }
 

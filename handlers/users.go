@@ -94,6 +94,8 @@ type updateUserRequest struct {
 	Name     *string      `json:"name"`
 	Role     *models.Role `json:"role"`
 	Disabled *bool        `json:"disabled"`
+	// Password resets the user's password (and ends their sessions).
+	Password *string `json:"password"`
 }
 
 func (a *API) updateUser(c *gin.Context) {
@@ -112,16 +114,70 @@ func (a *API) updateUser(c *gin.Context) {
 	if req.Role != nil && !req.Role.Valid() {
 		fields["role"] = "must be one of admin, release_manager, product_owner, tester"
 	}
+	if req.Password != nil {
+		checkPassword(fields, *req.Password)
+	}
 	if len(fields) > 0 {
 		invalid(c, fields)
 		return
 	}
-	u, err := a.store.UpdateUser(c.Request.Context(), currentUser(c).ID, id, store.UserPatch{Name: req.Name, Role: req.Role, Disabled: req.Disabled})
+	patch := store.UserPatch{Name: req.Name, Role: req.Role, Disabled: req.Disabled}
+	if req.Password != nil {
+		hash, err := models.HashPassword(*req.Password)
+		if err != nil {
+			a.answer(c, err)
+			return
+		}
+		patch.PasswordHash = &hash
+	}
+	u, err := a.store.UpdateUser(c.Request.Context(), currentUser(c).ID, id, patch)
 	if err != nil {
 		a.answer(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, u)
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword lets anyone signed in replace their own password; their
+// other sessions end.
+func (a *API) changePassword(c *gin.Context) {
+	var req passwordRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	fields := map[string]string{}
+	if req.CurrentPassword == "" {
+		fields["current_password"] = "is required"
+	}
+	pw := map[string]string{}
+	checkPassword(pw, req.NewPassword)
+	if m := pw["password"]; m != "" {
+		fields["new_password"] = m
+	}
+	if len(fields) > 0 {
+		invalid(c, fields)
+		return
+	}
+	u := currentUser(c)
+	if len(req.CurrentPassword) > maxPassword || !models.CheckPassword(u.PasswordHash, req.CurrentPassword) {
+		invalid(c, map[string]string{"current_password": "is not your current password"})
+		return
+	}
+	hash, err := models.HashPassword(req.NewPassword)
+	if err != nil {
+		a.answer(c, err)
+		return
+	}
+	if err := a.store.ChangePassword(c.Request.Context(), u.ID, c.GetInt64(sessionKey), hash); err != nil {
+		a.answer(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 // eraseUser removes a person's personal data (DELETE /users/{id}?erase=true).

@@ -84,11 +84,13 @@ func (s *Store) Users(ctx context.Context, p Page) ([]models.User, string, error
 	return out, next, err
 }
 
-// UserPatch is a partial update of a user.
+// UserPatch is a partial update of a user. PasswordHash, when set,
+// replaces the password and ends every session of the user.
 type UserPatch struct {
-	Name     *string
-	Role     *models.Role
-	Disabled *bool
+	Name         *string
+	Role         *models.Role
+	Disabled     *bool
+	PasswordHash *string
 }
 
 // UpdateUser applies a patch. Disabling a user also ends their sessions.
@@ -108,6 +110,9 @@ func (s *Store) UpdateUser(ctx context.Context, actor int64, id int64, p UserPat
 		if p.Disabled != nil {
 			changes["disabled"] = *p.Disabled
 		}
+		if p.PasswordHash != nil {
+			changes["password_hash"] = *p.PasswordHash
+		}
 		if len(changes) == 0 {
 			return nil
 		}
@@ -117,10 +122,13 @@ func (s *Store) UpdateUser(ctx context.Context, actor int64, id int64, p UserPat
 		if err := tx.Model(&u).Updates(changes).Error; err != nil {
 			return err
 		}
-		if p.Disabled != nil && *p.Disabled {
+		if (p.Disabled != nil && *p.Disabled) || p.PasswordHash != nil {
 			if err := tx.Model(&models.Session{}).Where("user_id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now()).Error; err != nil {
 				return err
 			}
+		}
+		if p.PasswordHash != nil {
+			changes["password_hash"] = "(changed)" // never the hash in the audit log
 		}
 		return s.audit(tx, &actor, "user.updated", "user", id, changes)
 	})
@@ -128,6 +136,20 @@ func (s *Store) UpdateUser(ctx context.Context, actor int64, id int64, p UserPat
 		return nil, err
 	}
 	return &u, nil
+}
+
+// ChangePassword replaces a user's own password and ends their other
+// sessions (a stolen session dies with the old password).
+func (s *Store) ChangePassword(ctx context.Context, userID, keepSession int64, hash string) error {
+	return s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Model(&models.User{}).Where("id = ?", userID).Update("password_hash", hash).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&models.Session{}).Where("user_id = ? AND id <> ? AND revoked_at IS NULL", userID, keepSession).Update("revoked_at", s.now()).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, &userID, "user.password_changed", "user", userID, nil)
+	})
 }
 
 // StartSession opens a session for a user and returns its first refresh token.
