@@ -17,7 +17,7 @@ func TestChangeOwnPassword(t *testing.T) {
 	wantError(t, e.do("POST", path, u.Token, map[string]string{"current_password": u.Password, "new_password": "short"}), 400, "validation_failed", "new_password")
 	wantError(t, e.do("POST", path, "", map[string]string{"current_password": u.Password, "new_password": "a-new-password-1"}), 401, "unauthorized", "")
 	e.must(204, "POST", path, u.Token, map[string]string{"current_password": u.Password, "new_password": "a-new-password-1"})
-	e.must(200, "GET", "/api/v1/me", u.Token, nil)                                      // this session goes on
+	e.must(200, "GET", "/api/v1/me", u.Token, nil)                                     // this session goes on
 	wantError(t, e.do("GET", "/api/v1/me", other.Token, nil), 401, "unauthorized", "") // the other one ends
 	wantError(t, e.do("POST", "/api/v1/auth/login", "", map[string]string{"email": u.Email, "password": u.Password}), 401, "unauthorized", "")
 	u.Password = "a-new-password-1"
