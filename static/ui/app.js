@@ -15,6 +15,7 @@ import * as board from './views/board.js';
 import * as settings from './views/build-settings.js';
 import * as products from './views/products.js';
 import * as admin from './views/admin.js';
+import * as account from './views/account.js';
 
 const STAFF = ['admin', 'release_manager', 'product_owner'];
 const MANAGERS = ['admin', 'release_manager'];
@@ -35,6 +36,7 @@ const routes = [
   { re: /^\/products\/(\d+)$/, view: products.renderOne, roles: STAFF },
   { re: /^\/users\/?$/, view: admin.renderUsers, roles: ['admin'] },
   { re: /^\/audit\/?$/, view: admin.renderAudit, roles: MANAGERS },
+  { re: /^\/account\/?$/, view: account.render },
 ];
 
 const main = document.getElementById('main');
@@ -146,7 +148,7 @@ function renderNav(path) {
     return;
   }
   replace(box,
-    h('span', { class: 'who', id: 'whoami', title: user.email },
+    h('a', { class: 'who', id: 'whoami', href: '/account', title: `${user.email}: your account` },
       h('span', { class: 'who-name' }, user.name || user.email),
       h('span', { class: 'who-role' }, ROLE_LABELS[user.role] || user.role)),
     h('button', {
