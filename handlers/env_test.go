@@ -11,19 +11,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 	"playgate/handlers"
 	"playgate/models"
 	"playgate/store"
+	"playgate/store/storetest"
 )
 
 // env is one test's server: a fresh database (SQLite in a temp folder, or a
@@ -70,37 +66,13 @@ func (s *syncBuffer) String() string {
 var testKey = []byte("test-secret-test-secret-test-secret!")
 
 // pgURL is the PostgreSQL server to test against, if any.
-func pgURL() string { return os.Getenv("PLAYGATE_TEST_POSTGRES") }
+func pgURL() string { return storetest.PostgresURL() }
 
 // openTestStore opens a fresh database for one test.
 func openTestStore(t testing.TB) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	opts := store.Options{DataDir: t.TempDir()}
-	if base := pgURL(); base != "" {
-		schema := "t_" + randomHex(8)
-		admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
-		if err != nil {
-			t.Fatalf("connect to PLAYGATE_TEST_POSTGRES: %v", err)
-		}
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatalf("create schema: %v", err)
-		}
-		t.Cleanup(func() {
-			admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-			if db, err := admin.DB(); err == nil {
-				db.Close()
-			}
-		})
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatalf("PLAYGATE_TEST_POSTGRES: %v", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		opts.URL = u.String()
-	}
+	opts := storetest.Options(t)
 	st, err := store.Open(ctx, opts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)

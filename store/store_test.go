@@ -2,59 +2,19 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 	"playgate/models"
 	"playgate/store"
+	"playgate/store/storetest"
 )
 
-// testOptions are the options of a fresh, empty database for one test:
-// SQLite in a temporary folder, or a new PostgreSQL schema when
-// PLAYGATE_TEST_POSTGRES is set.
-func testOptions(t *testing.T) store.Options {
-	t.Helper()
-	opts := store.Options{DataDir: t.TempDir()}
-	base := os.Getenv("PLAYGATE_TEST_POSTGRES")
-	if base == "" {
-		return opts
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "s_" + hex.EncodeToString(b)
-	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatalf("connect to PLAYGATE_TEST_POSTGRES: %v", err)
-	}
-	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		if db, err := admin.DB(); err == nil {
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	opts.URL = u.String()
-	return opts
-}
+// testOptions are the options of a fresh, empty database for one test.
+func testOptions(t *testing.T) store.Options { return storetest.Options(t) }
 
 func openForTest(t *testing.T) *store.Store {
 	t.Helper()

@@ -10,8 +10,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +19,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,10 +31,10 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 	"playgate/store"
+	"playgate/store/storetest"
 )
 
 // e2eVersion is stamped into the test binary, as the Dockerfile stamps releases.
@@ -459,34 +456,7 @@ func (ev *e2eEvents) waitFor(t *testing.T, names ...string) {
 
 // e2ePostgresSchema makes a fresh schema on the test server and returns a
 // PLAYGATE_DB URL that uses it; the schema is dropped after the test.
-func e2ePostgresSchema(t *testing.T, base string) string {
-	t.Helper()
-	raw := make([]byte, 8)
-	_, _ = rand.Read(raw)
-	schema := "e2e_" + hex.EncodeToString(raw)
-	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatalf("connect to PLAYGATE_TEST_POSTGRES: %v", err)
-	}
-	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	// Registered before any server starts, so it runs after they are stopped.
-	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		if db, err := admin.DB(); err == nil {
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("PLAYGATE_TEST_POSTGRES: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func e2ePostgresSchema(t *testing.T, base string) string { return storetest.Schema(t, base) }
 
 // e2eWalkthrough is the README's curl walk-through, then a restart.
 func e2eWalkthrough(t *testing.T, bin, dbURL string) {
