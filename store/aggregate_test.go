@@ -48,7 +48,7 @@ func snapshot(t *testing.T, st *store.Store, builds []int64) aggregateSnapshot {
 // equal a recount from the raw rows.
 func TestAggregatesMatchRecount(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	st, err := store.Open(ctx, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
