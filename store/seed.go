@@ -16,17 +16,18 @@ import (
 )
 
 // Seeding is for benchmarks, demos and tests, never for the request path.
-// It writes with multi-row INSERTs through prepared statements, in large
-// transactions on one connection of the writer pool, then rebuilds every
-// aggregate with Recount, so the result is exactly what the API would have
-// made. Run it while no server writes to the same database: it picks the
-// ids of the rows it adds itself.
+// It writes with multi-row INSERTs in large transactions on one connection
+// of the writer pool, and leaves the aggregates (vote and bug counts,
+// tester activity, duplicates, the daily timeline) exactly as the API would
+// have: SeedFeedback recounts them, Seed keeps them as it writes (a test
+// checks them against Recount). Run it while no server writes to the same
+// database: Seed picks the ids of the rows it adds itself.
 
 // seedChunk is how many rows one seeding transaction holds.
 const seedChunk = 50_000
 
 // seedParamsSQLite is how many parameters one multi-row INSERT binds on SQLite.
-var seedParamsSQLite = 256
+const seedParamsSQLite = 256
 
 // SeedFeedback bulk-inserts n feedback items by one tester into a build,
 // in large transactions, then recounts the aggregates. shape may adjust
@@ -36,6 +37,9 @@ func (s *Store) SeedFeedback(ctx context.Context, buildID, testerID int64, n int
 	days := map[dayKey]int{}
 	err := s.bulkLoad(ctx, func(l *loader) error {
 		w := l.table("feedback", feedbackCols[1:]...) // ids from the database
+		if err := w.stage(); err != nil {
+			return err
+		}
 		for i := 0; i < n; i++ {
 			fb := models.Feedback{BuildID: buildID, TesterID: testerID, Kind: "suggestion", Title: "Seeded item " + strconv.Itoa(i),
 				Status: "new", CreatedAt: now.Add(time.Duration(i-n) * time.Second), UpdatedAt: now}
@@ -72,6 +76,11 @@ type SeedSpec struct {
 	PasswordHash string
 	// Seed makes the data set reproducible (default 1).
 	Seed uint64
+	// Recount rebuilds every aggregate of the database with Recount at the
+	// end. Seed keeps the aggregates of what it writes as it writes them,
+	// so this is a cross-check: at a million items it adds about 40 % to
+	// the load.
+	Recount bool
 	// Progress, when set, hears about each committed chunk.
 	Progress func(table string, done, total int)
 }
@@ -96,7 +105,9 @@ type SeedResult struct {
 // staff, testers with grants, votes skewed towards a few changes and a few
 // busy testers (some changes controversial, a few broken), and feedback of
 // every kind, severity and status with varied text, spread over the
-// testing window and filed mostly by the busiest testers.
+// testing window and filed mostly by the busiest testers. The aggregates
+// (vote and open-bug counts, build totals, tester activity, duplicates,
+// the daily timeline) are those Recount would compute.
 func (s *Store) Seed(ctx context.Context, spec SeedSpec) (*SeedResult, error) {
 	if spec.Builds <= 0 {
 		spec.Builds = 3
@@ -110,7 +121,8 @@ func (s *Store) Seed(ctx context.Context, spec SeedSpec) (*SeedResult, error) {
 	if spec.PasswordHash == "" || spec.Changes < 1 || spec.Testers < 1 || spec.Feedback < 0 || spec.Votes < 0 {
 		return nil, errors.New("seed needs a password hash, at least one change and one tester")
 	}
-	g := &seedGen{rng: rand.New(rand.NewPCG(spec.Seed, 0x9e3779b97f4a7c15)), spec: spec, now: s.now().Truncate(time.Second)}
+	g := &seedGen{rng: rand.New(rand.NewPCG(spec.Seed, 0x9e3779b97f4a7c15)), spec: spec, now: s.now().Truncate(time.Second),
+		days: map[dayKey]int{}}
 	start := time.Now()
 	res := &SeedResult{Rows: map[string]int64{}}
 	if err := s.tx(ctx, func(tx *gorm.DB) error { return g.catalog(tx, res) }); err != nil {
@@ -141,10 +153,12 @@ func (s *Store) Seed(ctx context.Context, spec SeedSpec) (*SeedResult, error) {
 		}
 	}
 	res.Insert = time.Since(start)
-	if err := s.Recount(ctx); err != nil {
-		return nil, err
+	if spec.Recount {
+		if err := s.Recount(ctx); err != nil {
+			return nil, err
+		}
+		res.Recount = time.Since(start) - res.Insert
 	}
-	res.Recount = time.Since(start) - res.Insert
 	for _, n := range res.Rows {
 		res.Total += n
 	}
@@ -173,7 +187,12 @@ func (s *Store) addFeedbackDays(ctx context.Context, days map[dayKey]int) error 
 
 // loader writes rows in chunked transactions on one connection.
 type loader struct {
+	// ctx is what the driver sees: without cancellation, since the SQLite
+	// driver starts a goroutine per statement to watch a cancellable one;
+	// stop is checked between statements instead.
 	ctx      context.Context
+	stop     context.Context
+	temps    []string // staging tables to drop at the end
 	conn     *sql.Conn
 	tx       *sql.Tx
 	dialect  Dialect
@@ -196,19 +215,28 @@ func (s *Store) bulkLoad(ctx context.Context, fn func(*loader) error) (err error
 	}
 	defer conn.Close()
 	if s.dialect == SQLite {
-		if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -131072"); err != nil {
+		// Multi-row INSERTs inside a transaction keep a statement journal:
+		// in memory it costs no system calls. The rows are consistent by
+		// construction, so foreign keys are not checked one by one.
+		if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF"); err != nil {
 			return err
 		}
 		defer func() {
-			if _, rerr := conn.ExecContext(context.Background(), "PRAGMA cache_size = -2000"); rerr != nil && err == nil {
+			const reset = "PRAGMA cache_size = -2000; PRAGMA temp_store = DEFAULT; PRAGMA foreign_keys = ON"
+			if _, rerr := conn.ExecContext(context.Background(), reset); rerr != nil && err == nil {
 				err = rerr
 			}
 		}()
 	}
-	l := &loader{ctx: ctx, conn: conn, dialect: s.dialect}
+	l := &loader{ctx: context.WithoutCancel(ctx), stop: ctx, conn: conn, dialect: s.dialect}
 	defer func() {
 		if l.tx != nil {
 			_ = l.tx.Rollback()
+		}
+		for _, t := range l.temps {
+			if _, derr := conn.ExecContext(l.ctx, "DROP TABLE IF EXISTS "+t); derr != nil && err == nil {
+				err = derr
+			}
 		}
 	}()
 	if err := fn(l); err != nil {
@@ -223,6 +251,9 @@ func (s *Store) bulkLoad(ctx context.Context, fn func(*loader) error) (err error
 }
 
 func (l *loader) begin() error {
+	if err := l.stop.Err(); err != nil {
+		return err
+	}
 	if l.tx != nil {
 		return nil
 	}
@@ -241,15 +272,46 @@ func (l *loader) commit() error {
 	if l.tx == nil {
 		return nil
 	}
+	for _, w := range l.writers {
+		if err := w.unstage(); err != nil {
+			return err
+		}
+	}
 	err := l.tx.Commit()
 	l.tx = nil
 	return err
 }
 
+// exec runs one statement in the open transaction; query uses ? placeholders.
+func (l *loader) exec(query string, args ...any) error {
+	if err := l.begin(); err != nil {
+		return err
+	}
+	if l.dialect == Postgres {
+		var b strings.Builder
+		n := 0
+		for _, r := range query {
+			if r == '?' {
+				n++
+				b.WriteString("$" + strconv.Itoa(n))
+				continue
+			}
+			b.WriteRune(r)
+		}
+		query = b.String()
+	}
+	_, err := l.tx.ExecContext(l.ctx, query, args...)
+	return err
+}
+
 // tableWriter batches rows of one table into multi-row INSERTs.
 type tableWriter struct {
-	l       *loader
-	table   string
+	l     *loader
+	table string
+	// into is where the INSERTs go: the table, or a temporary table whose
+	// rows move to it in one statement per transaction (see stage).
+	into    string
+	staged  int
 	cols    []string
 	perStmt int // rows per INSERT
 	stmt    *sql.Stmt
@@ -269,15 +331,54 @@ func (l *loader) table(name string, cols ...string) *tableWriter {
 		params = 8000
 	}
 	per := max(1, min(500, params/len(cols)))
-	w := &tableWriter{l: l, table: name, cols: cols, perStmt: per, args: make([]any, 0, per*len(cols))}
+	w := &tableWriter{l: l, table: name, into: name, cols: cols, perStmt: per, args: make([]any, 0, per*len(cols))}
 	l.writers = append(l.writers, w)
 	return w
+}
+
+// stage makes a table with triggers (feedback keeps its FTS5 index by
+// trigger) take its rows through a temporary table. Each statement in a
+// transaction opens a savepoint, and FTS5 writes its pending terms to disk
+// at every savepoint: thousands of tiny index segments, merged again and
+// again. Moving a whole transaction's rows in one INSERT … SELECT makes one.
+func (w *tableWriter) stage() error {
+	l := w.l
+	if l.dialect != SQLite || w.into != w.table {
+		return nil
+	}
+	var triggers int
+	err := l.conn.QueryRowContext(l.ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", w.table).Scan(&triggers)
+	if err != nil || triggers == 0 {
+		return err
+	}
+	tmp := "temp.seed_" + w.table
+	cols := strings.Join(w.cols, ", ")
+	if _, err := l.conn.ExecContext(l.ctx, "DROP TABLE IF EXISTS "+tmp+"; CREATE TABLE "+tmp+" AS SELECT "+cols+" FROM "+w.table+" WHERE 0"); err != nil {
+		return err
+	}
+	l.temps = append(l.temps, tmp)
+	w.into = tmp
+	return nil
+}
+
+// unstage moves the staged rows to their table.
+func (w *tableWriter) unstage() error {
+	if w.staged == 0 {
+		return nil
+	}
+	cols := strings.Join(w.cols, ", ")
+	if _, err := w.l.tx.ExecContext(w.l.ctx, "INSERT INTO "+w.table+" ("+cols+") SELECT "+cols+" FROM "+w.into+" ORDER BY rowid"); err != nil {
+		return fmt.Errorf("insert into %s: %w", w.table, err)
+	}
+	_, err := w.l.tx.ExecContext(w.l.ctx, "DELETE FROM "+w.into)
+	w.staged = 0
+	return err
 }
 
 // insertSQL is the INSERT of n rows, with the dialect's placeholders.
 func (w *tableWriter) insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + w.table + " (" + strings.Join(w.cols, ", ") + ") VALUES ")
+	b.WriteString("INSERT INTO " + w.into + " (" + strings.Join(w.cols, ", ") + ") VALUES ")
 	p := 0
 	for r := 0; r < n; r++ {
 		if r > 0 {
@@ -334,6 +435,9 @@ func (w *tableWriter) exec() error {
 	}
 	w.done += w.pending
 	l.rows += w.pending
+	if w.into != w.table {
+		w.staged += w.pending
+	}
 	w.args, w.pending = w.args[:0], 0
 	if l.rows >= seedChunk {
 		if err := l.commit(); err != nil {
@@ -350,18 +454,18 @@ func (w *tableWriter) exec() error {
 func (w *tableWriter) flush() error { return w.exec() }
 
 // feedbackCols are the columns a seeded feedback item sets; the rest keep
-// their defaults or are recounted.
+// their defaults.
 var feedbackCols = []string{"id", "build_id", "change_id", "tester_id", "kind", "severity", "title", "body",
 	"platform_os", "platform_device", "platform_client_version", "status", "duplicate_of", "idempotency_key",
-	"comment_count", "attachment_count", "last_staff_reply_at", "created_at", "updated_at"}
+	"comment_count", "attachment_count", "last_staff_reply_at", "duplicates", "created_at", "updated_at"}
 
 func feedbackValues(fb *models.Feedback) []any {
 	return []any{fb.ID, fb.BuildID, fb.ChangeID, fb.TesterID, fb.Kind, fb.Severity, fb.Title, fb.Body,
 		fb.Platform.OS, fb.Platform.Device, fb.Platform.ClientVersion, fb.Status, fb.DuplicateOf, fb.IdempotencyKey,
-		fb.CommentCount, fb.AttachmentCount, fb.LastStaffReplyAt, fb.CreatedAt, fb.UpdatedAt}
+		fb.CommentCount, fb.AttachmentCount, fb.LastStaffReplyAt, fb.Duplicates, fb.CreatedAt, fb.UpdatedAt}
 }
 
-// seedGen makes the data set.
+// seedGen makes the data set and keeps its aggregates.
 type seedGen struct {
 	rng          *rand.Rand
 	spec         SeedSpec
@@ -375,16 +479,27 @@ type seedGen struct {
 	buf          []byte
 }
 
-// seedBuild is one build being seeded with its changes' traits.
+// seedBuild is one build being seeded: its changes' traits, and the
+// aggregates of what was written for it.
 type seedBuild struct {
 	models.Build
-	changes  []int64
-	health   []byte // per change: 'f' fine, 'c' controversial, 'b' broken
-	testers  int    // testers 1…testers are granted
+	changes  []models.Change // with their vote and open-bug counts
+	health   []byte          // per change: 'f' fine, 'c' controversial, 'b' broken
+	testers  int             // testers 1…testers are granted
 	feedback int
 	votes    int
 	start    time.Time // testing window
 	window   time.Duration
+	// Per granted tester (index tester-1): activity, as on grants.
+	fbCount, voteCount []int
+	lastActive         []time.Time
+}
+
+// active notes a tester's feedback or vote at.
+func (b *seedBuild) active(t int, at time.Time) {
+	if at.After(b.lastActive[t]) {
+		b.lastActive[t] = at
+	}
 }
 
 // catalog writes the product, builds, changes and staff.
@@ -398,13 +513,16 @@ func (g *seedGen) catalog(tx *gorm.DB, res *SeedResult) error {
 	if base == "" {
 		base = "product"
 	}
-	var taken int64
-	if err := tx.Model(&models.Product{}).Where("slug = ? OR slug LIKE ?", base, base+"-%").Count(&taken).Error; err != nil {
-		return err
-	}
 	g.slug = base
-	if taken > 0 {
-		g.slug = base + "-" + strconv.FormatInt(taken+1, 10)
+	for n := 2; ; n++ {
+		var taken int64
+		if err := tx.Model(&models.Product{}).Where("slug = ?", g.slug).Count(&taken).Error; err != nil {
+			return err
+		}
+		if taken == 0 {
+			break
+		}
+		g.slug = base + "-" + strconv.Itoa(n)
 	}
 	p := models.Product{Name: g.spec.Product, Slug: g.slug, CreatedAt: g.now.Add(-60 * 24 * time.Hour)}
 	if err := tx.Create(&p).Error; err != nil {
@@ -478,9 +596,7 @@ func (g *seedGen) catalog(tx *gorm.DB, res *SeedResult) error {
 		if err := tx.CreateInBatches(changes, 100).Error; err != nil {
 			return err
 		}
-		for _, c := range changes {
-			b.changes = append(b.changes, c.ID)
-		}
+		b.changes = changes
 		g.builds = append(g.builds, b)
 		res.BuildIDs = append(res.BuildIDs, b.ID)
 		res.Rows["changes"] += int64(nch)
@@ -498,9 +614,15 @@ func (g *seedGen) auditSeed(tx *gorm.DB, productID int64) error {
 			g.spec.Feedback, g.spec.Votes, g.spec.Changes, g.spec.Testers))}).Error
 }
 
-// load writes testers, grants, votes and feedback.
+// load writes testers, votes, feedback, grants and the aggregates.
 func (g *seedGen) load(l *loader, res *SeedResult) error {
 	users := l.table("users", "id", "email", "name", "role", "disabled", "password_hash", "created_at")
+	votes := l.table("votes", "change_id", "build_id", "tester_id", "vote", "comment", "created_at", "updated_at")
+	fb := l.table("feedback", feedbackCols...)
+	grants := l.table("grants", "build_id", "user_id", "created_at", "feedback_count", "vote_count", "last_active_at")
+	if err := fb.stage(); err != nil {
+		return err
+	}
 	users.total = g.spec.Testers
 	for i := 1; i <= g.spec.Testers; i++ {
 		name := seedFirst[g.rng.IntN(len(seedFirst))] + " " + seedLast[g.rng.IntN(len(seedLast))]
@@ -509,41 +631,54 @@ func (g *seedGen) load(l *loader, res *SeedResult) error {
 			return err
 		}
 	}
-	if err := users.flush(); err != nil { // rows below refer to them
+	if err := users.flush(); err != nil { // written before the rows that refer to them
 		return err
 	}
-	grants := l.table("grants", "build_id", "user_id", "created_at")
-	for _, b := range g.builds {
-		for i := 1; i <= b.testers; i++ {
-			if err := grants.add(b.ID, g.userBase+int64(i), b.start.Add(time.Duration(g.rng.Int64N(int64(b.window/4))))); err != nil {
-				return err
-			}
-		}
-	}
-	votes := l.table("votes", "change_id", "build_id", "tester_id", "vote", "comment", "created_at", "updated_at")
-	for _, b := range g.builds {
+	for i := range g.builds {
+		b := &g.builds[i]
+		b.fbCount, b.voteCount, b.lastActive = make([]int, b.testers), make([]int, b.testers), make([]time.Time, b.testers)
 		votes.total += b.votes
+		fb.total += b.feedback
 	}
 	for i := range g.builds {
 		if err := g.votes(votes, &g.builds[i]); err != nil {
 			return err
 		}
 	}
-	if err := votes.flush(); err != nil {
-		return err
-	}
-	fb := l.table("feedback", feedbackCols...)
-	g.days = map[dayKey]int{}
-	for _, b := range g.builds {
-		fb.total += b.feedback
-	}
 	for i := range g.builds {
 		if err := g.feedback(fb, &g.builds[i]); err != nil {
 			return err
 		}
 	}
-	if err := errors.Join(grants.flush(), fb.flush()); err != nil {
+	for _, b := range g.builds {
+		for t := 0; t < b.testers; t++ {
+			var last *time.Time
+			if !b.lastActive[t].IsZero() {
+				last = &b.lastActive[t]
+			}
+			if err := grants.add(b.ID, g.userBase+int64(t+1), b.start, b.fbCount[t], b.voteCount[t], last); err != nil {
+				return err
+			}
+		}
+	}
+	if err := errors.Join(votes.flush(), fb.flush(), grants.flush()); err != nil {
 		return err
+	}
+	for _, b := range g.builds {
+		var bugs [4]int
+		for _, c := range b.changes {
+			err := l.exec(`UPDATE changes SET keep_votes = ?, revert_votes = ?, open_low = ?, open_medium = ?, open_high = ?, open_critical = ?
+				WHERE id = ?`, c.KeepVotes, c.RevertVotes, c.OpenLow, c.OpenMedium, c.OpenHigh, c.OpenCritical, c.ID)
+			if err != nil {
+				return err
+			}
+		}
+		bugs[0], bugs[1], bugs[2], bugs[3] = b.BugsLow, b.BugsMedium, b.BugsHigh, b.BugsCritical
+		err := l.exec(`UPDATE builds SET feedback_count = ?, bugs_low = ?, bugs_medium = ?, bugs_high = ?, bugs_critical = ? WHERE id = ?`,
+			b.FeedbackCount, bugs[0], bugs[1], bugs[2], bugs[3], b.ID)
+		if err != nil {
+			return err
+		}
 	}
 	res.Rows["users"] += int64(users.done)
 	res.Rows["grants"] = int64(grants.done)
@@ -583,11 +718,11 @@ func (g *seedGen) votes(w *tableWriter, b *seedBuild) error {
 		}
 	}
 	mark := make([]int32, nt)
-	for j, cid := range b.changes {
+	for j := range b.changes {
+		c := &b.changes[j]
 		revert := map[byte]float64{'f': 0.08, 'c': 0.42, 'b': 0.6}[b.health[j]]
-		picked, tries := 0, 0
+		picked, tries, next := 0, 0, 0
 		stamp := int32(j + 1)
-		next := 0
 		for picked < per[j] {
 			t := g.skewed(nt)
 			if tries++; tries > 4*per[j] { // nearly everyone voted: take the rest in order
@@ -604,13 +739,18 @@ func (g *seedGen) votes(w *tableWriter, b *seedBuild) error {
 			v := models.VoteKeep
 			if g.rng.Float64() < revert {
 				v = models.VoteRevert
+				c.RevertVotes++
+			} else {
+				c.KeepVotes++
 			}
 			comment := ""
 			if g.rng.IntN(10) == 0 {
 				comment = seedVoteComments[g.rng.IntN(len(seedVoteComments))]
 			}
 			at := b.start.Add(time.Duration(g.rng.Int64N(int64(b.window))))
-			if err := w.add(cid, b.ID, g.userBase+int64(t+1), v, comment, at, at); err != nil {
+			b.voteCount[t]++
+			b.active(t, at)
+			if err := w.add(c.ID, b.ID, g.userBase+int64(t+1), v, comment, at, at); err != nil {
 				return err
 			}
 		}
@@ -618,73 +758,99 @@ func (g *seedGen) votes(w *tableWriter, b *seedBuild) error {
 	return nil
 }
 
-// feedback files a build's items, oldest first.
+// seedWindow is how many items wait before being written, so that
+// duplicates filed meanwhile can still be counted on their original.
+const seedWindow = 1024
+
+// feedback files a build's items, oldest first, and counts them.
 func (g *seedGen) feedback(w *tableWriter, b *seedBuild) error {
-	recent := make([]int64, 0, 256) // originals duplicates may point at
-	vals := make([]any, len(feedbackCols))
+	ring := make([]models.Feedback, seedWindow)
+	write := func(fb *models.Feedback) error {
+		return w.add(fb.ID, fb.BuildID, fb.ChangeID, fb.TesterID, fb.Kind, fb.Severity, fb.Title, fb.Body,
+			fb.Platform.OS, fb.Platform.Device, fb.Platform.ClientVersion, fb.Status, fb.DuplicateOf, fb.IdempotencyKey,
+			0, 0, nil, fb.Duplicates, fb.CreatedAt, fb.UpdatedAt)
+	}
 	for i := 0; i < b.feedback; i++ {
+		slot := &ring[i%seedWindow]
+		if i >= seedWindow {
+			if err := write(slot); err != nil {
+				return err
+			}
+		}
 		g.nextFeedback++
-		id := g.nextFeedback
 		// Arrivals grow over the window: more players join each day.
 		at := b.start.Add(time.Duration(math.Sqrt((float64(i)+g.rng.Float64())/float64(b.feedback)) * float64(b.window)))
-		var kind string
+		fb := models.Feedback{ID: g.nextFeedback, BuildID: b.ID, CreatedAt: at, UpdatedAt: at,
+			Platform: models.Platform{OS: seedOS[g.rng.IntN(len(seedOS))], Device: seedDevices[g.rng.IntN(len(seedDevices))], ClientVersion: b.Version}}
 		switch x := g.rng.IntN(100); {
 		case x < 55:
-			kind = models.KindBug
+			fb.Kind = models.KindBug
 		case x < 80:
-			kind = "suggestion"
+			fb.Kind = "suggestion"
 		case x < 90:
-			kind = "praise"
+			fb.Kind = "praise"
 		default:
-			kind = "other"
+			fb.Kind = "other"
 		}
-		var changeID *int64
+		change := -1
 		var health byte = 'f'
 		if g.rng.IntN(10) < 7 {
-			j := min(len(b.changes)-1, int(float64(len(b.changes))*math.Pow(g.rng.Float64(), 2)))
-			changeID, health = &b.changes[j], b.health[j]
+			change = min(len(b.changes)-1, int(float64(len(b.changes))*math.Pow(g.rng.Float64(), 2)))
+			fb.ChangeID, health = &b.changes[change].ID, b.health[change]
 		}
-		var sev *string
-		if kind == models.KindBug {
+		sev := -1
+		if fb.Kind == models.KindBug {
 			s := seedSeverities[g.rng.IntN(len(seedSeverities))]
-			sev = &s
+			fb.Severity, sev = &s, models.SeverityRank(s)-1
 		}
-		status := seedStatuses[g.rng.IntN(len(seedStatuses))]
-		if sev != nil && *sev == models.SeverityCritical && health != 'b' && models.Open(status) {
-			status = "resolved" // critical bugs of healthy changes get fixed quickly
+		fb.Status = seedStatuses[g.rng.IntN(len(seedStatuses))]
+		if sev == 3 && health != 'b' && models.Open(fb.Status) {
+			fb.Status = "resolved" // critical bugs of healthy changes get fixed quickly
 		}
-		var dup *int64
-		if status == models.StatusDuplicate {
-			if len(recent) == 0 {
-				status = "new"
-			} else {
-				d := recent[g.rng.IntN(len(recent))]
-				dup = &d
+		if fb.Status == models.StatusDuplicate {
+			// The original is a recent item still waiting to be written.
+			fb.Status = "new"
+			for try := 0; try < 3 && i > 0; try++ {
+				orig := &ring[(i-1-g.rng.IntN(min(i, seedWindow-1)))%seedWindow]
+				if orig.DuplicateOf == nil {
+					id := orig.ID // the slot is reused before this item is written
+					fb.Status, fb.DuplicateOf = models.StatusDuplicate, &id
+					orig.Duplicates++
+					break
+				}
 			}
 		}
-		if dup == nil {
-			if len(recent) < cap(recent) {
-				recent = append(recent, id)
-			} else {
-				recent[g.rng.IntN(len(recent))] = id
-			}
-		}
-		var key *string
 		if g.rng.IntN(10) < 4 {
 			k := strconv.FormatUint(g.rng.Uint64(), 16)
-			key = &k
+			fb.IdempotencyKey = &k
 		}
-		title, body := g.text(kind)
+		fb.Title, fb.Body = g.text(fb.Kind)
+		t := g.skewed(b.testers)
+		fb.TesterID = g.userBase + int64(t+1)
+		// Aggregates, as Recount counts them.
 		g.days[dayKey{b.ID, at.UTC().Format(time.DateOnly)}]++
-		vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7] = id, b.ID, changeID, g.userBase+int64(g.skewed(b.testers)+1), kind, sev, title, body
-		vals[8], vals[9], vals[10] = seedOS[g.rng.IntN(len(seedOS))], seedDevices[g.rng.IntN(len(seedDevices))], b.Version
-		vals[11], vals[12], vals[13], vals[14], vals[15], vals[16], vals[17], vals[18] = status, dup, key, 0, 0, nil, at, at
-		if err := w.add(vals...); err != nil {
+		b.FeedbackCount++
+		b.fbCount[t]++
+		b.active(t, at)
+		if sev >= 0 {
+			bump(sev, &b.BugsLow, &b.BugsMedium, &b.BugsHigh, &b.BugsCritical)
+			if change >= 0 && models.Open(fb.Status) {
+				c := &b.changes[change]
+				bump(sev, &c.OpenLow, &c.OpenMedium, &c.OpenHigh, &c.OpenCritical)
+			}
+		}
+		*slot = fb
+	}
+	for i := max(0, b.feedback-seedWindow); i < b.feedback; i++ {
+		if err := write(&ring[i%seedWindow]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// bump adds one to the count of severity rank sev (0 low … 3 critical).
+func bump(sev int, counts ...*int) { *counts[sev]++ }
 
 // text writes a title and a body for an item of kind.
 func (g *seedGen) text(kind string) (string, string) {
