@@ -74,14 +74,21 @@ func oneOf(v string, set []string) bool {
 	return false
 }
 
-// TitleWords are the lower-cased words of a title that similarity compares.
+// stopWords carry no meaning of their own in a bug title.
+var stopWords = map[string]bool{"the": true, "and": true, "for": true, "with": true, "when": true, "not": true, "are": true,
+	"was": true, "you": true, "this": true, "that": true, "from": true, "into": true, "have": true, "has": true, "after": true,
+	"before": true, "can": true, "cannot": true, "does": true, "doesn": true, "don": true, "its": true, "while": true, "then": true,
+	"there": true, "all": true, "any": true, "too": true, "very": true, "but": true, "out": true, "off": true, "get": true, "gets": true}
+
+// TitleWords are the lower-cased words of a title that similarity compares
+// (three letters or more, without stop words).
 func TitleWords(title string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, w := range strings.FieldsFunc(strings.ToLower(title), func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127)
 	}) {
-		if utf8.RuneCountInString(w) >= 3 && !seen[w] {
+		if utf8.RuneCountInString(w) >= 3 && !seen[w] && !stopWords[w] {
 			seen[w] = true
 			out = append(out, w)
 		}

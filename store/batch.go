@@ -91,6 +91,23 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		answer()
 		return
 	}
+	if len(jobs) == 1 {
+		// Alone: its own transaction, no savepoint (FTS5 flushes at each one).
+		results[0] = jobs[0].ctx.Err()
+		if results[0] == nil {
+			results[0] = runJob(tx, jobs[0].fn)
+		}
+		if results[0] != nil {
+			tx.Rollback()
+		} else if err := tx.Commit().Error; err != nil {
+			results[0] = fmt.Errorf("commit: %w", err)
+		}
+		answer()
+		if results[0] == nil {
+			s.wakeups.wake()
+		}
+		return
+	}
 	ok := 0
 	for i, j := range jobs {
 		if err := j.ctx.Err(); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -225,22 +226,23 @@ type Similar struct {
 	Score float64 `json:"score"`
 }
 
-// SimilarFeedback finds up to 5 items of a build whose titles share words
-// with title, best first; exclude skips one item (the one just filed).
+// similarWindow is how many of a build's newest items a new title is
+// compared with: enough to catch the duplicates a playtest produces, and a
+// bounded cost per bug however large the build grows.
+const similarWindow = 500
+
+// SimilarFeedback finds up to 5 items among the build's newest whose titles
+// share words with title, best first; exclude skips one item (the one just
+// filed).
 func (s *Store) SimilarFeedback(ctx context.Context, buildID int64, title string, exclude int64) ([]Similar, error) {
 	words := models.TitleWords(title)
 	out := []Similar{}
 	if len(words) == 0 {
 		return out, nil
 	}
-	if len(words) > 8 {
-		words = words[:8]
-	}
-	cond, arg := s.fullText(words, "OR")
 	var rows []models.Feedback
-	err := s.read(ctx).Table("feedback").Select("feedback.id, feedback.title").
-		Where("feedback.build_id = ? AND feedback.id <> ? AND feedback.status <> ?", buildID, exclude, models.StatusDuplicate).
-		Where(cond, arg).Order("feedback.id DESC").Limit(200).Find(&rows).Error
+	err := s.read(ctx).Table("feedback").Select("id, title").Where("build_id = ? AND id <> ? AND status <> ?", buildID, exclude, models.StatusDuplicate).
+		Order("id DESC").Limit(similarWindow).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +298,7 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 		if len(words) == 0 {
 			return []models.Feedback{}, "", nil // nothing searchable can match
 		}
-		cond, arg := s.fullText(words, "AND")
+		cond, arg := s.fullText(words)
 		q = q.Where(cond, arg)
 	}
 	if f.Page.After > 0 {
@@ -484,25 +486,26 @@ type ExportRow struct {
 }
 
 // ExportFeedback calls fn for every item of a build, oldest first, reading
-// row by row so memory stays flat at any size.
+// row by row (no reflection per row) so memory stays flat at any size.
 func (s *Store) ExportFeedback(ctx context.Context, buildID int64, fn func(*ExportRow) error) error {
-	db := s.read(ctx)
-	rows, err := db.Table("feedback").
-		Select(`feedback.*, users.name AS tester_name, COALESCE(changes."key", '') AS change_key`).
-		Joins("JOIN users ON users.id = feedback.tester_id").
-		Joins("LEFT JOIN changes ON changes.id = feedback.change_id").
-		Where("feedback.build_id = ?", buildID).Order("feedback.id").Rows()
+	rows, err := s.read(ctx).Raw(`SELECT f.id, f.build_id, f.change_id, f.tester_id, u.name, f.kind, f.severity, f.title, f.body,
+		f.platform_os, f.platform_device, f.platform_client_version, f.status, f.duplicate_of, f.duplicates,
+		f.comment_count, f.attachment_count, f.last_staff_reply_at, f.created_at, f.updated_at, COALESCE(c."key", '')
+		FROM feedback f JOIN users u ON u.id = f.tester_id LEFT JOIN changes c ON c.id = f.change_id
+		WHERE f.build_id = ? ORDER BY f.id`, buildID).Rows()
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var row ExportRow
+	var r ExportRow
 	for rows.Next() {
-		row = ExportRow{}
-		if err := db.ScanRows(rows, &row); err != nil {
-			return err
+		r = ExportRow{}
+		if err := rows.Scan(&r.ID, &r.BuildID, &r.ChangeID, &r.TesterID, &r.TesterName, &r.Kind, &r.Severity, &r.Title, &r.Body,
+			&r.Platform.OS, &r.Platform.Device, &r.Platform.ClientVersion, &r.Status, &r.DuplicateOf, &r.Duplicates,
+			&r.CommentCount, &r.AttachmentCount, &r.LastStaffReplyAt, &r.CreatedAt, &r.UpdatedAt, &r.ChangeKey); err != nil {
+			return fmt.Errorf("export row: %w", err)
 		}
-		if err := fn(&row); err != nil {
+		if err := fn(&r); err != nil {
 			return err
 		}
 	}

@@ -293,6 +293,11 @@ CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id);
 			`CREATE INDEX feedback_search ON feedback USING GIN (search)`,
 		},
 	}},
+	{7, "indexes for the feedback filters", `
+CREATE INDEX feedback_build_kind ON feedback (build_id, kind, id);
+CREATE INDEX feedback_build_severity ON feedback (build_id, severity, id);
+CREATE INDEX feedback_build_status ON feedback (build_id, status, id);
+`, nil},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows

@@ -21,14 +21,14 @@ func searchWords(q string, minLen, max int) []string {
 
 // fullText is the condition "feedback matches every word (as a prefix)" in
 // the database's full-text index: FTS5 on SQLite, tsvector on PostgreSQL.
-func (s *Store) fullText(words []string, op string) (string, string) {
+func (s *Store) fullText(words []string) (string, string) {
+	const op = "AND"
 	if s.dialect == Postgres {
 		parts := make([]string, len(words))
 		for i, w := range words {
 			parts[i] = w + ":*"
 		}
-		pgOp := map[string]string{"AND": " & ", "OR": " | "}[op]
-		return "feedback.search @@ to_tsquery('simple', ?)", strings.Join(parts, pgOp)
+		return "feedback.search @@ to_tsquery('simple', ?)", strings.Join(parts, " & ")
 	}
 	parts := make([]string, len(words))
 	for i, w := range words {
