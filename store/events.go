@@ -89,29 +89,33 @@ func (s *Store) PruneEvents(ctx context.Context) error {
 	return s.w.WithContext(ctx).Where("at < ?", s.now().Add(-2*EventRetention)).Delete(&BuildEvent{}).Error
 }
 
+// buildPolicy reads a build's rollback policy inside a transaction.
+func buildPolicy(tx *gorm.DB, buildID int64) (models.Policy, error) {
+	var p models.Policy
+	err := tx.Raw(`SELECT policy_min_votes AS min_votes, policy_revert_threshold AS revert_threshold,
+		policy_confidence AS confidence, policy_block_severity AS block_severity FROM builds WHERE id = ?`, buildID).Scan(&p).Error
+	return p, err
+}
+
 // reflag emits a flag event when the rollback rule's answer for a change
 // differs between before and now (call after moving its aggregates).
-func (s *Store) reflag(tx *gorm.DB, before *models.Change) error {
-	var b models.Build
-	if err := tx.Select("id", "policy_min_votes", "policy_revert_threshold", "policy_confidence", "policy_block_severity").First(&b, before.BuildID).Error; err != nil {
-		return err
-	}
+func (s *Store) reflag(tx *gorm.DB, policy models.Policy, before *models.Change) error {
 	var after models.Change
 	if err := tx.First(&after, before.ID).Error; err != nil {
 		return err
 	}
-	was := models.FlagChange(b.Policy, before.Votes(), before.OpenBugs())
-	now := models.FlagChange(b.Policy, after.Votes(), after.OpenBugs())
+	was := models.FlagChange(policy, before.Votes(), before.OpenBugs())
+	now := models.FlagChange(policy, after.Votes(), after.OpenBugs())
 	if was.Flag.Flagged == now.Flag.Flagged {
 		return nil
 	}
-	if err := s.emit(tx, b.ID, "flag", map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged,
+	if err := s.emit(tx, after.BuildID, "flag", map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged,
 		"verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons}); err != nil {
 		return err
 	}
 	if !now.Flag.Flagged {
 		return nil
 	}
-	return s.hook(tx, b.ID, models.EventChangeFlagged, map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title,
+	return s.hook(tx, after.BuildID, models.EventChangeFlagged, map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title,
 		"reasons": now.Flag.Reasons, "votes": now.Votes, "open_bugs": now.OpenBugs})
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"playgate/models"
@@ -16,30 +17,40 @@ import (
 // revoked tester cannot slip a write in, and refuses closed builds.
 // what names the subject in the not-found message.
 func (s *Store) testerWrite(tx *gorm.DB, buildID, testerID int64, what string) (*models.Build, *models.Grant, error) {
-	var g models.Grant
-	if err := tx.Where("build_id = ? AND user_id = ? AND revoked_at IS NULL", buildID, testerID).First(&g).Error; err != nil {
-		return nil, nil, notFound(err, what)
+	// One query for the grant and what the write needs of the build.
+	var row struct {
+		GrantID  int64
+		ClosesAt *time.Time
+		models.Policy
 	}
-	if err := s.lockRow(tx, "grants", g.ID); err != nil {
+	err := tx.Raw(`SELECT g.id AS grant_id, b.closes_at, b.policy_min_votes AS min_votes, b.policy_revert_threshold AS revert_threshold,
+		b.policy_confidence AS confidence, b.policy_block_severity AS block_severity
+		FROM grants g JOIN builds b ON b.id = g.build_id WHERE g.build_id = ? AND g.user_id = ? AND g.revoked_at IS NULL`, buildID, testerID).Scan(&row).Error
+	if err != nil {
 		return nil, nil, err
 	}
+	if row.GrantID == 0 {
+		return nil, nil, problem(ErrNotFound, "%s not found.", what)
+	}
+	g := &models.Grant{ID: row.GrantID, BuildID: buildID, UserID: testerID}
 	if s.dialect == Postgres {
-		// A revocation may have committed while we waited for the lock.
-		if err := tx.First(&g, g.ID).Error; err != nil {
+		if err := s.lockRow(tx, "grants", g.ID); err != nil {
 			return nil, nil, err
 		}
-		if g.RevokedAt != nil {
+		// A revocation may have committed while we waited for the lock.
+		var revoked int64
+		if err := tx.Model(&models.Grant{}).Where("id = ? AND revoked_at IS NOT NULL", g.ID).Count(&revoked).Error; err != nil {
+			return nil, nil, err
+		}
+		if revoked > 0 {
 			return nil, nil, problem(ErrNotFound, "%s not found.", what)
 		}
 	}
-	var b models.Build
-	if err := tx.First(&b, buildID).Error; err != nil {
-		return nil, nil, notFound(err, "Build")
-	}
+	b := &models.Build{ID: buildID, ClosesAt: row.ClosesAt, Policy: row.Policy}
 	if b.Closed(s.now()) {
 		return nil, nil, problem(ErrConflict, "This build closed for feedback on %s.", b.ClosesAt.Format("2006-01-02 15:04 MST"))
 	}
-	return &b, &g, nil
+	return b, g, nil
 }
 
 // CastVote records a tester's vote on a change; the last vote counts.
@@ -50,7 +61,7 @@ func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, co
 		if err := tx.First(&c, changeID).Error; err != nil {
 			return notFound(err, "Change")
 		}
-		_, g, err := s.testerWrite(tx, c.BuildID, testerID, "Change")
+		b, g, err := s.testerWrite(tx, c.BuildID, testerID, "Change")
 		if err != nil {
 			return err
 		}
@@ -84,7 +95,7 @@ func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, co
 		if err := s.emit(tx, c.BuildID, "vote", map[string]any{"change_id": changeID}); err != nil {
 			return err
 		}
-		if err := s.reflag(tx, &c); err != nil {
+		if err := s.reflag(tx, b.Policy, &c); err != nil {
 			return err
 		}
 		return s.audit(tx, &testerID, "vote.cast", "change", changeID, map[string]any{"vote": vote})
@@ -113,19 +124,15 @@ type NewFeedback struct {
 func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.Feedback, created bool, err error) {
 	fb = &models.Feedback{}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
+		created = false // a batch may run this again
+		// The grant first: a revoked tester is refused even a retry. On
+		// PostgreSQL testerWrite locks the grant row, so retries racing
+		// each other take turns and the later finds the first one's item.
+		b, g, err := s.testerWrite(tx, in.BuildID, in.TesterID, "Build")
+		if err != nil {
+			return err
+		}
 		if in.IdempotencyKey != "" {
-			// Retries racing each other take turns on the tester's grant row
-			// before looking the key up, so the later one finds the first
-			// one's item instead of tripping the unique index (PostgreSQL).
-			var g models.Grant
-			switch err := tx.Where("build_id = ? AND user_id = ?", in.BuildID, in.TesterID).First(&g).Error; {
-			case err == nil:
-				if err := s.lockRow(tx, "grants", g.ID); err != nil {
-					return err
-				}
-			case !errors.Is(err, gorm.ErrRecordNotFound):
-				return err
-			}
 			err := tx.Where("tester_id = ? AND idempotency_key = ?", in.TesterID, in.IdempotencyKey).First(fb).Error
 			if err == nil {
 				return nil
@@ -133,10 +140,6 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 			if !errors.Is(err, gorm.ErrRecordNotFound) {
 				return err
 			}
-		}
-		_, g, err := s.testerWrite(tx, in.BuildID, in.TesterID, "Build")
-		if err != nil {
-			return err
 		}
 		var before models.Change
 		if in.ChangeID != nil {
@@ -176,7 +179,7 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 			ON CONFLICT (build_id, day) DO UPDATE SET feedback = feedback_days.feedback + 1`, fb.BuildID, now.Format("2006-01-02")).Error; err != nil {
 			return err
 		}
-		if err := s.emitFeedback(tx, fb, &before); err != nil {
+		if err := s.emitFeedback(tx, b.Policy, fb, &before); err != nil {
 			return err
 		}
 		if fb.Kind == models.KindBug && *fb.Severity == models.SeverityCritical {
@@ -195,15 +198,15 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 
 // emitFeedback reports a new or triaged item on the build's stream, and a
 // flag event when it moved its change across the rollback rule.
-func (s *Store) emitFeedback(tx *gorm.DB, fb *models.Feedback, before *models.Change) error {
+func (s *Store) emitFeedback(tx *gorm.DB, policy models.Policy, fb *models.Feedback, before *models.Change) error {
 	if err := s.emit(tx, fb.BuildID, "feedback", map[string]any{"feedback_id": fb.ID, "kind": fb.Kind,
 		"severity": fb.Severity, "status": fb.Status, "change_id": fb.ChangeID}); err != nil {
 		return err
 	}
-	if before.ID == 0 {
-		return nil
+	if before.ID == 0 || fb.Kind != models.KindBug {
+		return nil // only bugs move a change's flag
 	}
-	return s.reflag(tx, before)
+	return s.reflag(tx, policy, before)
 }
 
 func bumpDuplicates(tx *gorm.DB, id int64, delta int) error {
@@ -229,7 +232,7 @@ type Similar struct {
 // similarWindow is how many of a build's newest items a new title is
 // compared with: enough to catch the duplicates a playtest produces, and a
 // bounded cost per bug however large the build grows.
-const similarWindow = 500
+const similarWindow = 300
 
 // SimilarFeedback finds up to 5 items among the build's newest whose titles
 // share words with title, best first; exclude skips one item (the one just
@@ -240,16 +243,24 @@ func (s *Store) SimilarFeedback(ctx context.Context, buildID int64, title string
 	if len(words) == 0 {
 		return out, nil
 	}
-	var rows []models.Feedback
-	err := s.read(ctx).Table("feedback").Select("id, title").Where("build_id = ? AND id <> ? AND status <> ?", buildID, exclude, models.StatusDuplicate).
-		Order("id DESC").Limit(similarWindow).Find(&rows).Error
+	rows, err := s.read(ctx).Raw("SELECT id, title FROM feedback WHERE build_id = ? AND id <> ? AND status <> ? ORDER BY id DESC LIMIT ?",
+		buildID, exclude, models.StatusDuplicate, similarWindow).Rows()
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		if score := models.TitleSimilarity(words, models.TitleWords(r.Title)); score >= 0.2 {
-			out = append(out, Similar{ID: r.ID, Title: r.Title, Score: math.Round(score*100) / 100})
+	defer rows.Close()
+	for rows.Next() {
+		var r Similar
+		if err := rows.Scan(&r.ID, &r.Title); err != nil {
+			return nil, err
 		}
+		if score := models.TitleSimilarity(words, models.TitleWords(r.Title)); score >= 0.2 {
+			r.Score = math.Round(score*100) / 100
+			out = append(out, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	if len(out) > 5 {
@@ -407,7 +418,11 @@ func (s *Store) SetFeedbackStatus(ctx context.Context, actor, id int64, status s
 		if err := tx.Model(&fb).Select("status", "duplicate_of", "duplicates", "updated_at").Updates(&fb).Error; err != nil {
 			return err
 		}
-		if err := s.emitFeedback(tx, &fb, &before); err != nil {
+		policy, err := buildPolicy(tx, fb.BuildID)
+		if err != nil {
+			return err
+		}
+		if err := s.emitFeedback(tx, policy, &fb, &before); err != nil {
 			return err
 		}
 		detail := map[string]any{"status": status}

@@ -256,6 +256,13 @@ func (s *Store) moveTesterVotes(tx *gorm.DB, buildID, userID int64, sign int) er
 	if err := tx.Where("build_id = ? AND tester_id = ?", buildID, userID).Find(&votes).Error; err != nil {
 		return err
 	}
+	if len(votes) == 0 {
+		return nil
+	}
+	policy, err := buildPolicy(tx, buildID)
+	if err != nil {
+		return err
+	}
 	for _, v := range votes {
 		var before models.Change
 		if err := tx.First(&before, v.ChangeID).Error; err != nil {
@@ -264,7 +271,7 @@ func (s *Store) moveTesterVotes(tx *gorm.DB, buildID, userID int64, sign int) er
 		if err := bumpVote(tx, v.ChangeID, v.Vote, sign); err != nil {
 			return err
 		}
-		if err := s.reflag(tx, &before); err != nil {
+		if err := s.reflag(tx, policy, &before); err != nil {
 			return err
 		}
 	}
