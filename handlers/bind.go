@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -50,6 +51,10 @@ func decodeJSON(c *gin.Context, body []byte, v any) bool {
 		err = errors.New("more than one JSON value")
 	}
 	if err == nil {
+		if field := nulField(reflect.ValueOf(v), ""); field != "" {
+			invalid(c, map[string]string{field: "must not contain NUL characters"})
+			return false
+		}
 		return true
 	}
 	var typeErr *json.UnmarshalTypeError
@@ -65,6 +70,74 @@ func decodeJSON(c *gin.Context, body []byte, v any) bool {
 		fail(c, http.StatusBadRequest, "invalid_json", "The request body is not valid JSON.")
 	}
 	return false
+}
+
+// nulField names the first string of a decoded body that holds a NUL
+// character ("" when none does): no text column can store one (PostgreSQL
+// refuses it), so it is a client's mistake, not a 500.
+func nulField(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nulField(v.Elem(), path)
+		}
+	case reflect.String:
+		if strings.IndexByte(v.String(), 0) >= 0 {
+			if path == "" {
+				return "body"
+			}
+			return path
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			sub := path
+			switch {
+			case name == "-":
+				continue
+			case name == "" && f.Anonymous:
+			case name == "":
+				sub = joinField(path, f.Name)
+			default:
+				sub = joinField(path, name)
+			}
+			if p := nulField(v.Field(i), sub); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "" // raw JSON, checked when it is decoded
+		}
+		for i := 0; i < v.Len(); i++ {
+			if p := nulField(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			sub := joinField(path, fmt.Sprint(it.Key().Interface()))
+			if p := nulField(it.Key(), sub); p != "" {
+				return p
+			}
+			if p := nulField(it.Value(), sub); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+func joinField(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }
 
 func jsonType(kind string) string {

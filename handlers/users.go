@@ -210,8 +210,13 @@ func (a *API) listAudit(c *gin.Context) {
 	if !ok {
 		return
 	}
+	subjectType := c.Query("subject_type")
+	if len(subjectType) > 64 || !utf8.ValidString(subjectType) || strings.ContainsRune(subjectType, 0) {
+		invalid(c, map[string]string{"subject_type": "must be a subject type such as feedback or change"})
+		return
+	}
 	events, next, err := a.store.Audit(c.Request.Context(), store.AuditFilter{
-		SubjectType: c.Query("subject_type"), SubjectID: subjectID, ActorID: actorID, Page: p})
+		SubjectType: subjectType, SubjectID: subjectID, ActorID: actorID, Page: p})
 	if err != nil {
 		a.answer(c, err)
 		return
