@@ -68,7 +68,7 @@ func New(cfg Config) *API {
 		Config:  cfg,
 		store:   cfg.Store,
 		log:     cfg.Log,
-		metrics: newMetrics(),
+		metrics: newMetrics(cfg.Store),
 		secure:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		closing: make(chan struct{}),
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"playgate/store"
 )
 
 // metrics are the Prometheus figures of one API.
@@ -28,7 +29,7 @@ type metrics struct {
 	handler  http.Handler
 }
 
-func newMetrics() *metrics {
+func newMetrics(st *store.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -43,6 +44,18 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.feedback, m.votes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if st != nil {
+		for name, db := range st.Pools() {
+			m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
+		}
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "playgate_writer_queue_length", Help: "Writes waiting for the SQLite writer."},
+				func() float64 { return float64(st.WriterStats().Queued) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "playgate_writer_batches_total", Help: "Group-commit transactions of the SQLite writer."},
+				func() float64 { return float64(st.WriterStats().Batches) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "playgate_writer_writes_total", Help: "Writes run by the SQLite writer (writes / batches is the mean batch size)."},
+				func() float64 { return float64(st.WriterStats().Writes) }))
+	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }

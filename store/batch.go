@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 )
@@ -30,10 +31,12 @@ type writeJob struct {
 
 // batcher feeds the single SQLite writer connection.
 type batcher struct {
-	jobs   chan *writeJob
-	mu     sync.RWMutex
-	closed bool
-	done   chan struct{}
+	jobs chan *writeJob
+	// batches and writes count for the metrics.
+	batches, writes atomic.Uint64
+	mu              sync.RWMutex
+	closed          bool
+	done            chan struct{}
 }
 
 func (s *Store) startBatcher() {
@@ -77,6 +80,8 @@ func (s *Store) runBatches() {
 
 // commitBatch runs jobs in one transaction, each in a savepoint.
 func (s *Store) commitBatch(jobs []*writeJob) {
+	s.batch.batches.Add(1)
+	s.batch.writes.Add(uint64(len(jobs)))
 	results := make([]error, len(jobs))
 	answer := func() {
 		for i, j := range jobs {
@@ -178,4 +183,19 @@ func (s *Store) stopBatcher() {
 	}
 	b.mu.Unlock()
 	<-b.done
+}
+
+// WriterStats are figures of the SQLite writer, for metrics.
+type WriterStats struct {
+	Queued  int    // writes waiting for the writer now
+	Batches uint64 // transactions committed or rolled back
+	Writes  uint64 // writes run in them
+}
+
+// WriterStats reads the writer's figures (zero on PostgreSQL).
+func (s *Store) WriterStats() WriterStats {
+	if s.batch == nil {
+		return WriterStats{}
+	}
+	return WriterStats{Queued: len(s.batch.jobs), Batches: s.batch.batches.Load(), Writes: s.batch.writes.Load()}
 }

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -189,6 +190,23 @@ func versionLess(a, b string) bool {
 		}
 	}
 	return false
+}
+
+// Pools are the database connection pools by name (writer and reader on
+// SQLite, one pool on PostgreSQL), for metrics.
+func (s *Store) Pools() map[string]*sql.DB {
+	out := map[string]*sql.DB{}
+	if db, err := s.w.DB(); err == nil {
+		out["writer"] = db
+	}
+	if s.r != s.w {
+		if db, err := s.r.DB(); err == nil {
+			out["reader"] = db
+		}
+	} else if db, ok := out["writer"]; ok {
+		out = map[string]*sql.DB{"pool": db}
+	}
+	return out
 }
 
 // Dialect tells which database is in use.
