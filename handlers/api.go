@@ -31,8 +31,6 @@ type Config struct {
 	PublicURL string
 	// TrustedProxies may set X-Forwarded-For; none by default.
 	TrustedProxies []string
-	// Version is the binary's version, for logs.
-	Version string
 	// Limits are the rate limits (empty: off; login throttling stays on).
 	Limits Limits
 	// Mailer, with PublicURL, emails invite links (nil: links are only returned).

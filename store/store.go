@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,7 +85,6 @@ type Options struct {
 	// URL is empty for SQLite in DataDir, or a postgres:// URL.
 	URL     string
 	DataDir string
-	Log     *slog.Logger
 }
 
 // Open connects, checks the engine version and applies pending migrations.

@@ -103,8 +103,8 @@ func newLogger(c *config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-func openStore(ctx context.Context, c *config, log *slog.Logger) (*store.Store, error) {
-	return store.Open(ctx, store.Options{URL: c.DB, DataDir: c.Data, Log: log})
+func openStore(ctx context.Context, c *config) (*store.Store, error) {
+	return store.Open(ctx, store.Options{URL: c.DB, DataDir: c.Data})
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -120,7 +120,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if c.DB != "" && c.JWTSecret == "" {
 		log.Warn("PLAYGATE_JWT_SECRET is unset: replicas on one PostgreSQL must share a secret, or tokens from one are refused by the others")
 	}
-	st, err := openStore(ctx, c, log)
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	limits, _ := handlers.ParseLimits(c.RateLimits) // validated with the config
 	cfg := handlers.Config{Store: st, Keys: handlers.Keys{Current: key, Previous: []byte(c.JWTPrevious)}, Log: log,
-		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Version: version, Limits: limits}
+		UI: ui, PublicURL: c.PublicURL, TrustedProxies: c.proxies(), Limits: limits}
 	if c.SMTPURL != "" {
 		m, _ := mailer.Parse(c.SMTPURL, c.SMTPFrom) // validated with the config
 		cfg.Mailer = m
@@ -311,7 +311,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(password) < models.MinPasswordLength {
 		return errors.New("the password must be at least 10 characters")
 	}
-	st, err := openStore(ctx, c, newLogger(c, stderr))
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, c, newLogger(c, stderr))
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}

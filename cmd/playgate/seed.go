@@ -54,7 +54,7 @@ func seed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if spec.PasswordHash, err = models.HashPassword(password); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, c, newLogger(c, stderr))
+	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
