@@ -229,22 +229,23 @@ type Similar struct {
 	Score float64 `json:"score"`
 }
 
-// similarWindow is how many of a build's newest items a new title is
-// compared with: enough to catch the duplicates a playtest produces, and a
-// bounded cost per bug however large the build grows.
-const similarWindow = 300
+// similarWindow is how many of the newest items (of all builds) are
+// searched for a look-alike title: enough to catch the duplicates a
+// playtest produces, and a bounded cost per bug however large the data.
+const similarWindow = 20000
 
-// SimilarFeedback finds up to 5 items among the build's newest whose titles
-// share words with title, best first; exclude skips one item (the one just
-// filed).
+// SimilarFeedback finds up to 5 recent items of a build whose titles share
+// words with title, best first (by the Jaccard index of their words);
+// exclude skips one item (the one just filed). The full-text index finds
+// the candidates, so the cost follows the matches, not the build's size.
 func (s *Store) SimilarFeedback(ctx context.Context, buildID int64, title string, exclude int64) ([]Similar, error) {
 	words := models.TitleWords(title)
 	out := []Similar{}
 	if len(words) == 0 {
 		return out, nil
 	}
-	rows, err := s.read(ctx).Raw("SELECT id, title FROM feedback WHERE build_id = ? AND id <> ? AND status <> ? ORDER BY id DESC LIMIT ?",
-		buildID, exclude, models.StatusDuplicate, similarWindow).Rows()
+	query, match := s.similarQuery(words)
+	rows, err := s.read(ctx).Raw(query, match, similarWindow, buildID, exclude, models.StatusDuplicate).Rows()
 	if err != nil {
 		return nil, err
 	}

@@ -36,3 +36,20 @@ func (s *Store) fullText(words []string) (string, string) {
 	}
 	return "feedback.id IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)", strings.Join(parts, " "+op+" ")
 }
+
+// similarQuery finds recent items of a build whose title has any of the
+// words: arguments are the match, the window, the build, the item to skip
+// and the duplicate status.
+func (s *Store) similarQuery(words []string) (string, string) {
+	if s.dialect == Postgres {
+		return `SELECT id, title FROM feedback WHERE search @@ to_tsquery('simple', ?) AND id > (SELECT COALESCE(MAX(id), 0) FROM feedback) - ?
+			AND build_id = ? AND id <> ? AND status <> ? ORDER BY id DESC LIMIT 50`, strings.Join(words, " | ")
+	}
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = `"` + w + `"`
+	}
+	return `SELECT f.id, f.title FROM feedback_fts JOIN feedback f ON f.id = feedback_fts.rowid
+		WHERE feedback_fts MATCH ? AND feedback_fts.rowid > (SELECT COALESCE(MAX(id), 0) FROM feedback) - ?
+		AND f.build_id = ? AND f.id <> ? AND f.status <> ? ORDER BY feedback_fts.rowid DESC LIMIT 50`, "title : (" + strings.Join(parts, " OR ") + ")"
+}
