@@ -62,7 +62,7 @@ func (s *Store) emit(tx *gorm.DB, buildID int64, typ string, data map[string]any
 	if err != nil {
 		return err
 	}
-	if err := tx.Create(&BuildEvent{BuildID: buildID, Type: typ, Data: string(b), At: s.now()}).Error; err != nil {
+	if err := tx.Exec("INSERT INTO build_events (build_id, type, data, at) VALUES (?, ?, ?, ?)", buildID, typ, string(b), s.now()).Error; err != nil {
 		return err
 	}
 	return s.notifyReplicas(tx)

@@ -157,7 +157,12 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 		if in.IdempotencyKey != "" {
 			fb.IdempotencyKey = &in.IdempotencyKey
 		}
-		if err := tx.Omit("tester_name").Create(fb).Error; err != nil {
+		// Plain SQL on the hottest insert: no reflection.
+		err = tx.Raw(`INSERT INTO feedback (build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
+			platform_client_version, status, idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			fb.BuildID, fb.ChangeID, fb.TesterID, fb.Kind, fb.Severity, fb.Title, fb.Body, fb.Platform.OS, fb.Platform.Device,
+			fb.Platform.ClientVersion, fb.Status, fb.IdempotencyKey, fb.CreatedAt, fb.UpdatedAt).Scan(&fb.ID).Error
+		if err != nil {
 			return err
 		}
 		created = true
