@@ -8,18 +8,13 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,13 +25,12 @@ import (
 )
 
 const (
-	crashRounds      = 5
-	crashWorkers     = 16
-	crashTesters     = 4
-	crashAdminEmail  = "crash-admin@example.com"
-	crashAdminPass   = "crash-admin-password"
-	crashTesterPass  = "crash-tester-password"
-	crashStartWithin = 90 * time.Second
+	crashRounds     = 5
+	crashWorkers    = 16
+	crashTesters    = 4
+	crashAdminEmail = "crash-admin@example.com"
+	crashAdminPass  = "crash-admin-password"
+	crashTesterPass = "crash-tester-password"
 )
 
 // TestCrashSafety runs five rounds of load, SIGKILL and restart.
@@ -44,7 +38,7 @@ func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash safety: builds the binary and kills it mid-load (skipped with -short)")
 	}
-	bin := crashBuild(t)
+	bin := e2eBuild(t)
 	data := filepath.Join(t.TempDir(), "data")
 
 	srv := crashStart(t, bin, data)
@@ -238,128 +232,21 @@ func (s *crashServer) load(t *testing.T, round int, bid, cid int64, testers []st
 	return reqs
 }
 
-// crashServer is one running playgate process.
-type crashServer struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	log  *crashLog
-	base string
-	done chan struct{}
-}
-
-type crashLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *crashLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *crashLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// crashBuild compiles ./cmd/playgate into the test's temporary folder.
-func crashBuild(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "playgate")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// crashFreeAddr finds a free port of 127.0.0.1.
-func crashFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// crashServer is one running playgate process (the end-to-end test's
+// harness), with requests that carry an Idempotency-Key.
+type crashServer struct{ *e2eServer }
 
 // crashStart runs the binary on the data folder and waits for /readyz.
 func crashStart(t *testing.T, bin, data string) *crashServer {
 	t.Helper()
-	addr := crashFreeAddr(t)
-	s := &crashServer{t: t, cmd: exec.Command(bin, "serve"), log: &crashLog{}, base: "http://" + addr, done: make(chan struct{})}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PLAYGATE_") {
-			s.cmd.Env = append(s.cmd.Env, kv)
-		}
-	}
-	s.cmd.Env = append(s.cmd.Env, "PLAYGATE_ADDR="+addr, "PLAYGATE_DATA="+data, "PLAYGATE_ADMIN_EMAIL="+crashAdminEmail,
-		"PLAYGATE_ADMIN_PASSWORD="+crashAdminPass, "PLAYGATE_RATE_LIMITS=off")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("playgate output (%s):\n%s", addr, s.log.String())
-		}
-	})
-	deadline := time.Now().Add(crashStartWithin)
-	for {
-		resp, err := http.Get(s.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("playgate exited during start (%v):\n%s", s.cmd.ProcessState, s.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("playgate was not ready within %s:\n%s", crashStartWithin, s.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &crashServer{e2eStart(t, bin, map[string]string{"PLAYGATE_DATA": data, "PLAYGATE_ADMIN_EMAIL": crashAdminEmail,
+		"PLAYGATE_ADMIN_PASSWORD": crashAdminPass, "PLAYGATE_RATE_LIMITS": "off"})}
 }
 
 // kill waits for the SIGKILLed process to be gone.
 func (s *crashServer) kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
 	<-s.done
-}
-
-// stop ends the process with SIGTERM, as an operator would.
-func (s *crashServer) stop() {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		s.t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		s.t.Fatalf("playgate did not stop within 30 s of SIGTERM")
-	}
 }
 
 type crashResp struct {
