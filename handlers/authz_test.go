@@ -126,6 +126,9 @@ func TestWritesAreAtomic(t *testing.T) {
 	wantError(t, e.feedback(w.tester, w.bid, map[string]any{"kind": "bug", "severity": "critical", "title": "Wrong change", "change_id": w.otherChanges[0]}), 400, "validation_failed", "change_id")
 	// Against a change that does not exist.
 	wantError(t, e.feedback(w.tester, w.bid, map[string]any{"kind": "bug", "severity": "critical", "title": "No change", "change_id": 999999}), 400, "validation_failed", "change_id")
+	if after := snapshot(); after != before {
+		t.Errorf("refused feedback changed the database: %s → %s", before, after)
+	}
 	// A redeem that fails validation, and one with the wrong password of an existing account.
 	tok := e.invite(w.bid, "atomic@example.com")
 	tok2 := e.invite(w.bid, w.other.Email)

@@ -3,8 +3,6 @@ package handlers_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,9 +63,6 @@ func (s *syncBuffer) String() string {
 // testKey is the HMAC key tests sign with.
 var testKey = []byte("test-secret-test-secret-test-secret!")
 
-// pgURL is the PostgreSQL server to test against, if any.
-func pgURL() string { return storetest.PostgresURL() }
-
 // openTestStore opens a fresh database for one test.
 func openTestStore(t testing.TB) *store.Store {
 	t.Helper()
@@ -85,12 +80,6 @@ func openTestStore(t testing.TB) *store.Store {
 // testDBs remembers how each test store was opened, so a test can look at
 // the stored rows through its own connection (see rawDB).
 var testDBs sync.Map // *store.Store → store.Options
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
