@@ -99,6 +99,13 @@ func TestListInvites(t *testing.T) {
 	if strings.Contains(string(r.Body), "token") {
 		t.Errorf("the list mentions tokens: %s", r.Body)
 	}
+	// Deleting a spent invite is a no-op: it stays "redeemed" (revoke the tester to end access).
+	e.must(204, "DELETE", fmt.Sprintf("/api/v1/invites/%d", redeemed), e.admin.Token, nil)
+	for _, it := range e.must(200, "GET", path, e.admin.Token, nil).Items(t) {
+		if int64(it["id"].(float64)) == redeemed && it["status"] != "redeemed" {
+			t.Errorf("a deleted redeemed invite shows %v", it["status"])
+		}
+	}
 	// Invites of the build only.
 	if n := len(e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/invites", w.otherBid), e.admin.Token, nil).Items(t)); n != 1 {
 		t.Errorf("other build lists %d invites, want its 1", n)

@@ -43,8 +43,9 @@ func (s *Store) Invite(ctx context.Context, id int64) (*models.Invite, error) {
 	return &inv, nil
 }
 
-// RevokeInvite makes an unused invite's token stop working; a redeemed
-// invite is refused (ErrConflict): revoke the tester to end their access.
+// RevokeInvite makes an unused invite's token stop working. A redeemed
+// invite stays "redeemed" (its token is spent anyway): ending that
+// tester's access is RevokeTester's job.
 func (s *Store) RevokeInvite(ctx context.Context, actor, id int64) error {
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		var inv models.Invite
@@ -52,7 +53,7 @@ func (s *Store) RevokeInvite(ctx context.Context, actor, id int64) error {
 			return notFound(err, "Invite")
 		}
 		if inv.RedeemedAt != nil {
-			return problem(ErrConflict, "This invite was already used: to end that tester's access, revoke the tester.")
+			return nil // spent already: its token works no more; the tester's access is revoked apart
 		}
 		res := tx.Model(&models.Invite{}).Where("id = ? AND revoked_at IS NULL AND redeemed_at IS NULL", id).Update("revoked_at", s.now())
 		if res.Error != nil {
