@@ -81,3 +81,23 @@ func TestPolicyValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q", h)
+	}
+	if !CheckPassword(h, "correct horse battery") || CheckPassword(h, "correct horse battery!") {
+		t.Fatal("check does not tell right from wrong")
+	}
+	// A stored hash asking for absurd work is refused, not computed.
+	if CheckPassword("$argon2id$v=19$m=4000000,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5", "x") {
+		t.Fatal("accepted a hash with 4 GiB of memory")
+	}
+	if CheckPassword("not a hash", "x") {
+		t.Fatal("accepted garbage")
+	}
+}
