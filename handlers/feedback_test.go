@@ -129,20 +129,26 @@ func TestFeedbackAfterClose(t *testing.T) {
 	tt := e.tester(bid)
 	fid := e.bug(tt, bid, &changes[0], "low", "Before the close")
 	e.vote(tt, changes[0], "keep")
+	keyed := map[string]any{"kind": "other", "title": "Filed just before the close"}
+	first := id(t, e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", bid), tt.Token, keyed, "Idempotency-Key", "late-retry"))
 
 	e.setClock(closes.Add(time.Minute))
+	// A retry of an item filed before the close still gets that item.
+	if again := id(t, e.must(200, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", bid), tt.Token, keyed, "Idempotency-Key", "late-retry")); again != first {
+		t.Errorf("retry after the close answered item %d, want %d", again, first)
+	}
 	wantError(t, e.do("PUT", fmt.Sprintf("/api/v1/changes/%d/vote", changes[0]), tt.Token, map[string]string{"vote": "revert"}), 409, "conflict", "")
 	wantError(t, e.feedback(tt, bid, map[string]any{"kind": "praise", "title": "After the close"}), 409, "conflict", "")
 	// Reading still works.
 	e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d", bid), tt.Token, nil)
 	e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/changes", bid), tt.Token, nil)
-	if got := ids(t, e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback", bid), tt.Token, nil)); len(got) != 1 || got[0] != fid {
+	if got := ids(t, e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback", bid), tt.Token, nil)); len(got) != 2 || got[1] != fid {
 		t.Errorf("feedback after close: %v", got)
 	}
 	e.must(200, "GET", fmt.Sprintf("/api/v1/feedback/%d", fid), tt.Token, nil)
 	// Nothing was stored by the refused calls.
-	if n := e.count("feedback", "build_id = ?", bid); n != 1 {
-		t.Errorf("%d feedback rows, want 1", n)
+	if n := e.count("feedback", "build_id = ?", bid); n != 2 {
+		t.Errorf("%d feedback rows, want 2", n)
 	}
 	if n := e.count("votes", "change_id = ? AND vote = ?", changes[0], "revert"); n != 0 {
 		t.Errorf("a vote after the close was stored")

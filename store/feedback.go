@@ -14,7 +14,8 @@ import (
 )
 
 // testerWrite opens a tester's write: it locks and checks the grant, so a
-// revoked tester cannot slip a write in, and refuses closed builds.
+// revoked tester cannot slip a write in, and reads what the write needs of
+// the build (callers refuse closed builds with refuseClosed).
 // what names the subject in the not-found message.
 func (s *Store) testerWrite(tx *gorm.DB, buildID, testerID int64, what string) (*models.Build, *models.Grant, error) {
 	// One query for the grant and what the write needs of the build.
@@ -46,11 +47,15 @@ func (s *Store) testerWrite(tx *gorm.DB, buildID, testerID int64, what string) (
 			return nil, nil, problem(ErrNotFound, "%s not found.", what)
 		}
 	}
-	b := &models.Build{ID: buildID, ClosesAt: row.ClosesAt, Policy: row.Policy}
+	return &models.Build{ID: buildID, ClosesAt: row.ClosesAt, Policy: row.Policy}, g, nil
+}
+
+// refuseClosed is ErrConflict once the build no longer takes votes or feedback.
+func (s *Store) refuseClosed(b *models.Build) error {
 	if b.Closed(s.now()) {
-		return nil, nil, problem(ErrConflict, "This build closed for feedback on %s.", b.ClosesAt.Format("2006-01-02 15:04 MST"))
+		return problem(ErrConflict, "This build closed for feedback on %s.", b.ClosesAt.Format("2006-01-02 15:04 MST"))
 	}
-	return b, g, nil
+	return nil
 }
 
 // CastVote records a tester's vote on a change; the last vote counts.
@@ -63,6 +68,9 @@ func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, co
 		}
 		b, g, err := s.testerWrite(tx, c.BuildID, testerID, "Change")
 		if err != nil {
+			return err
+		}
+		if err := s.refuseClosed(b); err != nil {
 			return err
 		}
 		now := s.now()
@@ -140,6 +148,11 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 			if !errors.Is(err, gorm.ErrRecordNotFound) {
 				return err
 			}
+		}
+		// After the key lookup: a retry of an item filed before the build
+		// closed still gets that item back.
+		if err := s.refuseClosed(b); err != nil {
+			return err
 		}
 		var before models.Change
 		if in.ChangeID != nil {
