@@ -132,7 +132,6 @@ type NewFeedback struct {
 func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.Feedback, created bool, err error) {
 	fb = &models.Feedback{}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		created = false // a batch may run this again
 		// The grant first: a revoked tester is refused even a retry. On
 		// PostgreSQL testerWrite locks the grant row, so retries racing
 		// each other take turns and the later finds the first one's item.
