@@ -124,24 +124,25 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 			continue
 		}
 		results[i] = runJob(tx, j.fn)
+		var err error
 		if results[i] != nil {
-			if err := tx.RollbackTo("job").Error; err != nil {
-				// The transaction is in an unknown state: give it all up.
-				tx.Rollback()
-				for k := range results {
-					if results[k] == nil || k == i {
-						results[k] = fmt.Errorf("rollback to savepoint: %w", err)
-					}
-				}
-				answer()
-				return
-			}
+			err = tx.RollbackTo("job").Error
 		} else {
 			ok++
 		}
-		if err := tx.Exec("RELEASE SAVEPOINT job").Error; err != nil && results[i] == nil {
-			results[i] = err
-			ok--
+		if err == nil {
+			err = tx.Exec("RELEASE SAVEPOINT job").Error
+		}
+		if err != nil {
+			// The transaction is in an unknown state: give it all up.
+			tx.Rollback()
+			for k := range results {
+				if results[k] == nil || k == i {
+					results[k] = fmt.Errorf("savepoint: %w", err)
+				}
+			}
+			answer()
+			return
 		}
 	}
 	if ok == 0 {
