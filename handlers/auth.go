@@ -129,7 +129,7 @@ func (a *API) login(c *gin.Context) {
 		a.answer(c, err)
 		return
 	}
-	hash := models.DummyHash
+	hash := models.DummyHash()
 	if u != nil {
 		hash = u.PasswordHash
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -69,5 +70,9 @@ func CheckPassword(hash, password string) bool {
 }
 
 // DummyHash is a valid hash of no real password: login checks unknown
-// emails against it so that they take as long as wrong passwords.
-var DummyHash, _ = HashPassword("playgate-dummy-password")
+// emails against it so that they take as long as wrong passwords. It is
+// made on first use, not at start-up.
+var DummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("playgate-dummy-password")
+	return h
+})
