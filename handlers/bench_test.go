@@ -68,20 +68,7 @@ func (e *benchEnv) serve(method, path, token string, body []byte, headers ...str
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	req.RemoteAddr = "192.0.2.1:1234"
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, req)
-	return w
+	return serveRequest(e.h, method, path, token, rd, headers...)
 }
 
 // must sends a setup request, fails unless the status is want, and decodes the answer.

@@ -164,8 +164,15 @@ func (e *env) do(method, path, token string, body any, headers ...string) resp {
 		}
 		rd = bytes.NewReader(j)
 	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil && req.Header.Get("Content-Type") == "" {
+	w := serveRequest(e.h, method, path, token, rd, headers...)
+	return resp{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+}
+
+// serveRequest sends one request through h, as a client at 192.0.2.1 with a
+// bearer token (when given), a JSON body (when given) and header pairs.
+func serveRequest(h http.Handler, method, path, token string, body io.Reader, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, body)
+	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
@@ -176,8 +183,8 @@ func (e *env) do(method, path, token string, body any, headers ...string) resp {
 	}
 	req.RemoteAddr = "192.0.2.1:1234"
 	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, req)
-	return resp{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+	h.ServeHTTP(w, req)
+	return w
 }
 
 // must sends a request and fails the test unless the status is want.
