@@ -59,15 +59,6 @@ func (s *Store) createUser(tx *gorm.DB, actor *int64, u *models.User) error {
 	return s.audit(tx, actor, "user.created", "user", u.ID, map[string]any{"email": u.Email, "role": u.Role})
 }
 
-// UserByID loads one user.
-func (s *Store) UserByID(ctx context.Context, id int64) (*models.User, error) {
-	var u models.User
-	if err := s.read(ctx).First(&u, id).Error; err != nil {
-		return nil, notFound(err, "User")
-	}
-	return &u, nil
-}
-
 // UserByEmail loads one user by address.
 func (s *Store) UserByEmail(ctx context.Context, email string) (*models.User, error) {
 	var u models.User
