@@ -53,10 +53,11 @@ type feedbackRequest struct {
 	Platform *models.Platform `json:"platform"`
 }
 
-// createdFeedback is the 201 answer: the item and look-alikes already filed.
+// createdFeedback is the 201 answer: the item, and with ?similar=true the
+// look-alikes already filed.
 type createdFeedback struct {
 	*models.Feedback
-	Similar []store.Similar `json:"similar"`
+	Similar *[]store.Similar `json:"similar,omitempty"`
 }
 
 // createFeedback files a tester's item. The grant and the build's closing
@@ -83,6 +84,16 @@ func (a *API) createFeedback(c *gin.Context) {
 	if req.ChangeID != nil && *req.ChangeID <= 0 {
 		fields["change_id"] = "is not a change of this build"
 	}
+	// The look-alike search costs more than filing the item, so only
+	// callers that show it ask for it (the web UI does).
+	withSimilar := false
+	switch c.Query("similar") {
+	case "", "false":
+	case "true":
+		withSimilar = true
+	default:
+		fields["similar"] = "must be true or false"
+	}
 	if len(fields) > 0 {
 		invalid(c, fields)
 		return
@@ -100,16 +111,20 @@ func (a *API) createFeedback(c *gin.Context) {
 	}
 	fb.TesterName = u.Name
 	status := http.StatusOK
-	out := createdFeedback{Feedback: fb, Similar: []store.Similar{}}
+	out := createdFeedback{Feedback: fb}
 	if created {
 		status = http.StatusCreated
 		a.metrics.feedback.Inc()
-		if fb.Kind == models.KindBug {
-			if out.Similar, err = a.store.SimilarFeedback(ctx, bid, fb.Title, fb.ID); err != nil {
+	}
+	if withSimilar {
+		similar := []store.Similar{}
+		if created && fb.Kind == models.KindBug {
+			if similar, err = a.store.SimilarFeedback(ctx, bid, fb.Title, fb.ID); err != nil {
 				a.answer(c, err)
 				return
 			}
 		}
+		out.Similar = &similar
 	}
 	c.JSON(status, out)
 }

@@ -66,11 +66,24 @@ func TestSimilarBugsOffered(t *testing.T) {
 	first := e.bug(w.tester, w.bid, nil, "high", "Game crashes when opening the inventory")
 	e.bug(w.tester, w.bid, nil, "low", "Music too loud in menus")
 	e.bug(w.other, w.otherBid, nil, "high", "Game crashes when opening the inventory") // another build: never offered
-	r := e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", w.bid), w.tester.Token,
-		map[string]any{"kind": "bug", "severity": "high", "title": "Crash opening inventory"}).JSON(t)
+	bug := map[string]any{"kind": "bug", "severity": "high", "title": "Crash opening inventory"}
+	// The search is opt-in: without similar=true the answer has no list.
+	r := e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", w.bid), w.tester.Token, bug).JSON(t)
+	if _, ok := r["similar"]; ok {
+		t.Fatalf("similar without asking: %v", r)
+	}
+	wantError(t, e.do("POST", fmt.Sprintf("/api/v1/builds/%d/feedback?similar=yes", w.bid), w.tester.Token, bug), 400, "validation_failed", "similar")
+	r = e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback?similar=true", w.bid), w.tester.Token, bug).JSON(t)
 	sim := r["similar"].([]any)
-	if len(sim) != 1 || sim[0].(map[string]any)["id"].(float64) != float64(first) || sim[0].(map[string]any)["score"].(float64) <= 0 {
+	// The item filed just before without the list is a look-alike too.
+	if len(sim) != 2 || sim[1].(map[string]any)["id"].(float64) != float64(first) || sim[1].(map[string]any)["score"].(float64) <= 0 {
 		t.Fatalf("similar: %v", sim)
+	}
+	// Not a bug: an empty list.
+	r = e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback?similar=true", w.bid), w.tester.Token,
+		map[string]any{"kind": "suggestion", "title": "Crash opening inventory"}).JSON(t)
+	if sim := r["similar"].([]any); len(sim) != 0 {
+		t.Fatalf("similar for a suggestion: %v", sim)
 	}
 	items := e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/similar?title=inventory+crashes", w.bid), w.tester.Token, nil).Items(t)
 	if len(items) == 0 {

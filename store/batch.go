@@ -24,9 +24,14 @@ const maxBatch = 64
 var errClosed = errors.New("the store is closed")
 
 type writeJob struct {
-	ctx  context.Context
-	fn   func(*gorm.DB) error
-	done chan error
+	ctx context.Context
+	// fn is the write on its own. Feedback and votes also carry their
+	// input, so that a batch runs them together, set-based (ingest.go), and
+	// falls back to fn only if that fails.
+	fn       func(*gorm.DB) error
+	feedback *feedbackJob
+	vote     *voteJob
+	done     chan error
 }
 
 // batcher feeds the single SQLite writer connection.
@@ -46,8 +51,13 @@ func (s *Store) startBatcher() {
 
 // submit queues fn and waits for its batch to commit.
 func (s *Store) submit(ctx context.Context, fn func(*gorm.DB) error) error {
+	return s.submitJob(&writeJob{ctx: ctx, fn: fn})
+}
+
+// submitJob queues j and waits for its batch to commit.
+func (s *Store) submitJob(j *writeJob) error {
 	b := s.batch
-	j := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	j.done = make(chan error, 1)
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -78,7 +88,9 @@ func (s *Store) runBatches() {
 	}
 }
 
-// commitBatch runs jobs in one transaction, each in a savepoint.
+// commitBatch runs jobs in one transaction. Feedback and votes run
+// together, set-based, in one savepoint per kind; every other write in a
+// savepoint of its own, so that one that fails is rolled back alone.
 func (s *Store) commitBatch(jobs []*writeJob) {
 	s.batch.batches.Add(1)
 	s.batch.writes.Add(uint64(len(jobs)))
@@ -88,15 +100,20 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 			j.done <- results[i]
 		}
 	}
-	tx := s.w.Begin()
-	if tx.Error != nil {
+	giveUp := func(err error) {
 		for i := range results {
-			results[i] = fmt.Errorf("begin: %w", tx.Error)
+			if results[i] == nil {
+				results[i] = err
+			}
 		}
 		answer()
+	}
+	tx := s.w.Begin()
+	if tx.Error != nil {
+		giveUp(fmt.Errorf("begin: %w", tx.Error))
 		return
 	}
-	if len(jobs) == 1 {
+	if len(jobs) == 1 && jobs[0].feedback == nil && jobs[0].vote == nil {
 		// Alone: its own transaction, no savepoint (FTS5 flushes at each one).
 		results[0] = jobs[0].ctx.Err()
 		if results[0] == nil {
@@ -107,42 +124,48 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		} else if err := tx.Commit().Error; err != nil {
 			results[0] = fmt.Errorf("commit: %w", err)
 		}
+		// Whether it committed or not: a failed COMMIT may still have
+		// reached the disk.
+		s.principals.invalidate()
 		answer()
 		if results[0] == nil {
 			s.wakeups.wake()
 		}
 		return
 	}
-	ok := 0
+	var feedback, votes, other []int
 	for i, j := range jobs {
-		if err := j.ctx.Err(); err != nil {
-			results[i] = err // the caller left before its write began
-			continue
+		switch {
+		case j.ctx.Err() != nil:
+			results[i] = j.ctx.Err() // the caller left before its write began
+		case j.feedback != nil:
+			feedback = append(feedback, i)
+		case j.vote != nil:
+			votes = append(votes, i)
+		default:
+			other = append(other, i)
 		}
-		if err := tx.SavePoint("job").Error; err != nil {
-			results[i] = err
-			continue
-		}
-		results[i] = runJob(tx, j.fn)
-		var err error
-		if results[i] != nil {
-			err = tx.RollbackTo("job").Error
-		} else {
-			ok++
-		}
-		if err == nil {
-			err = tx.Exec("RELEASE SAVEPOINT job").Error
-		}
+	}
+	err := s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
+	if err == nil {
+		err = s.ingestSet(tx, jobs, results, votes, s.ingestVotes)
+	}
+	for _, i := range other {
 		if err != nil {
-			// The transaction is in an unknown state: give it all up.
-			tx.Rollback()
-			for k := range results {
-				if results[k] == nil || k == i {
-					results[k] = fmt.Errorf("savepoint: %w", err)
-				}
-			}
-			answer()
-			return
+			break
+		}
+		results[i], err = saved(tx, jobs[i].fn)
+	}
+	if err != nil {
+		// The transaction is in an unknown state: give it all up.
+		tx.Rollback()
+		giveUp(fmt.Errorf("savepoint: %w", err))
+		return
+	}
+	ok := 0
+	for _, r := range results {
+		if r == nil {
+			ok++
 		}
 	}
 	if ok == 0 {
@@ -150,17 +173,60 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		answer()
 		return
 	}
-	if err := tx.Commit().Error; err != nil {
-		for i := range results {
-			if results[i] == nil {
-				results[i] = fmt.Errorf("commit: %w", err)
-			}
-		}
-		answer()
+	err = tx.Commit().Error
+	if len(other) > 0 {
+		// Any write but feedback and votes may end a session or change a
+		// user; a failed COMMIT may still have reached the disk.
+		s.principals.invalidate()
+	}
+	if err != nil {
+		giveUp(fmt.Errorf("commit: %w", err))
 		return
 	}
 	answer()
 	s.wakeups.wake()
+}
+
+// saved runs fn in a savepoint, rolled back if fn fails. jobErr is fn's
+// error; txErr says the transaction itself is in an unknown state.
+func saved(tx *gorm.DB, fn func(*gorm.DB) error) (jobErr, txErr error) {
+	if err := tx.SavePoint("job").Error; err != nil {
+		return nil, err
+	}
+	jobErr = runJob(tx, fn)
+	if jobErr != nil {
+		txErr = tx.RollbackTo("job").Error
+	}
+	if txErr == nil {
+		txErr = tx.Exec("RELEASE SAVEPOINT job").Error
+	}
+	return jobErr, txErr
+}
+
+// ingestSet runs the writes idx of one kind together through set (one
+// savepoint for all). If set fails as a whole, they run again one by one,
+// each in its own savepoint, so that one bad write fails alone. The error
+// returned means the transaction is in an unknown state.
+func (s *Store) ingestSet(tx *gorm.DB, jobs []*writeJob, results []error, idx []int,
+	set func(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	setErr, err := saved(tx, func(tx *gorm.DB) error {
+		if s.setFault != nil {
+			return s.setFault
+		}
+		return set(tx, jobs, results, idx)
+	})
+	if err != nil || setErr == nil {
+		return err
+	}
+	for _, i := range idx {
+		if results[i], err = saved(tx, jobs[i].fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runJob runs one write, turning a panic into its error so that one bad
@@ -172,6 +238,16 @@ func runJob(tx *gorm.DB, fn func(*gorm.DB) error) (err error) {
 		}
 	}()
 	return fn(tx)
+}
+
+// ingest runs a feedback or vote write: in the group commit on SQLite,
+// in a transaction of its own on PostgreSQL.
+func (s *Store) ingest(ctx context.Context, j *writeJob) error {
+	if s.batch == nil {
+		return s.tx(ctx, j.fn)
+	}
+	j.ctx = ctx
+	return s.submitJob(j)
 }
 
 // stopBatcher commits what is queued and stops the writer.

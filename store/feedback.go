@@ -60,8 +60,19 @@ func (s *Store) refuseClosed(b *models.Build) error {
 
 // CastVote records a tester's vote on a change; the last vote counts.
 func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, comment string) (*models.Vote, error) {
+	job := &voteJob{testerID: testerID, changeID: changeID, vote: vote, comment: comment}
+	if err := s.ingest(ctx, &writeJob{vote: job, fn: func(tx *gorm.DB) error { return s.castVoteTx(tx, job) }}); err != nil {
+		return nil, err
+	}
+	return job.v, nil
+}
+
+// castVoteTx is one vote in its own transaction: PostgreSQL's path, and
+// SQLite's when the set-based batch (ingest.go) cannot run.
+func (s *Store) castVoteTx(tx *gorm.DB, job *voteJob) error {
+	testerID, changeID, vote, comment := job.testerID, job.changeID, job.vote, job.comment
 	var v models.Vote
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := func() error {
 		var c models.Change
 		if err := tx.First(&c, changeID).Error; err != nil {
 			return notFound(err, "Change")
@@ -107,11 +118,12 @@ func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, co
 			return err
 		}
 		return s.audit(tx, &testerID, "vote.cast", "change", changeID, map[string]any{"vote": vote})
-	})
+	}()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &v, nil
+	job.v = &v
+	return nil
 }
 
 // NewFeedback is a tester's submission.
@@ -129,9 +141,21 @@ type NewFeedback struct {
 // CreateFeedback stores a tester's feedback and moves the aggregates. With
 // an idempotency key already used by this tester, it returns the first item
 // and created=false instead of a copy.
-func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.Feedback, created bool, err error) {
-	fb = &models.Feedback{}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
+func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (*models.Feedback, bool, error) {
+	job := &feedbackJob{in: in}
+	if err := s.ingest(ctx, &writeJob{feedback: job, fn: func(tx *gorm.DB) error { return s.createFeedbackTx(tx, job) }}); err != nil {
+		return nil, false, err
+	}
+	return job.fb, job.created, nil
+}
+
+// createFeedbackTx is one item in its own transaction: PostgreSQL's path,
+// and SQLite's when the set-based batch (ingest.go) cannot run.
+func (s *Store) createFeedbackTx(tx *gorm.DB, job *feedbackJob) error {
+	in := job.in
+	fb := &models.Feedback{}
+	created := false
+	err := func() error {
 		// The grant first: a revoked tester is refused even a retry. On
 		// PostgreSQL testerWrite locks the grant row, so retries racing
 		// each other take turns and the later finds the first one's item.
@@ -206,11 +230,12 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (fb *models.
 			}
 		}
 		return s.audit(tx, &in.TesterID, "feedback.created", "feedback", fb.ID, map[string]any{"build_id": fb.BuildID, "kind": fb.Kind})
-	})
+	}()
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	return fb, created, nil
+	job.fb, job.created = fb, created
+	return nil
 }
 
 // emitFeedback reports a new or triaged item on the build's stream, and a

@@ -78,6 +78,10 @@ type Store struct {
 	url string
 	// batch groups concurrent writes into shared transactions (SQLite only).
 	batch *batcher
+	// principals caches authenticated users (SQLite only).
+	principals *principalCache
+	// setFault, set by tests, fails every set-based batch (ingest.go).
+	setFault error
 }
 
 // Options configure Open.
@@ -137,6 +141,7 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		rdb.SetMaxOpenConns(8)
 		rdb.SetMaxIdleConns(8)
 		s.w, s.r = w, r
+		s.principals = &principalCache{}
 		s.startBatcher()
 	case strings.HasPrefix(o.URL, "postgres://") || strings.HasPrefix(o.URL, "postgresql://"):
 		s.dialect, s.url = Postgres, o.URL

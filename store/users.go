@@ -258,6 +258,13 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 // is enabled and the token's session is live: disabling a user or ending a
 // session cuts access on the very next request.
 func (s *Store) Principal(ctx context.Context, userID, sessionID int64) (*models.User, error) {
+	var gen uint64
+	if s.principals != nil {
+		if u, ok := s.principals.get(sessionID, userID); ok {
+			return &u, nil
+		}
+		gen = s.principals.generation()
+	}
 	var row struct {
 		models.User
 		Revoked *time.Time
@@ -268,6 +275,9 @@ func (s *Store) Principal(ctx context.Context, userID, sessionID int64) (*models
 	}
 	if row.User.ID == 0 || row.Disabled || row.Revoked != nil {
 		return nil, problem(ErrUnauthorized, "The session has ended.")
+	}
+	if s.principals != nil {
+		s.principals.put(sessionID, row.User, gen)
 	}
 	return &row.User, nil
 }

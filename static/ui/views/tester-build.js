@@ -249,7 +249,7 @@ function feedbackForm(build, changes, closed, ctx) {
     submit.textContent = 'Sending…';
     let fb;
     try {
-      fb = await api.post(`/builds/${build.id}/feedback`, payload, { headers: { 'Idempotency-Key': idemKey } });
+      fb = await api.post(`/builds/${build.id}/feedback?similar=true`, payload, { headers: { 'Idempotency-Key': idemKey } });
     } catch (err) {
       showFormError(form, err);
       submit.disabled = false;

@@ -1,0 +1,627 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"playgate/models"
+)
+
+// Set-based ingest (SQLite). Feedback and votes are the writes that arrive
+// by the thousand. In a group commit, the batch's feedback runs as a handful
+// of statements whatever its size: one read each for the grants, the
+// idempotency keys and the changes, one multi-row INSERT for the items, the
+// events and the audit entries, and one UPDATE per aggregate table. The
+// checks and their order are the ones of the one-at-a-time path
+// (createFeedbackTx, castVoteTx), which the tests run on PostgreSQL; if a
+// set-based batch fails as a whole, its writes run again on that path.
+
+type feedbackJob struct {
+	in      NewFeedback
+	fb      *models.Feedback
+	created bool
+}
+
+type voteJob struct {
+	testerID, changeID int64
+	vote, comment      string
+	v                  *models.Vote
+}
+
+// maxParams bounds the parameters of one statement: the driver finds each
+// parameter by a linear search, so a statement's bind cost grows with the
+// square of its parameter count.
+const maxParams = 480
+
+// execRows runs head + "(?,…),(?,…)" + tail over args, cols values a row,
+// in as few statements as maxParams allows.
+func execRows(tx *gorm.DB, head, tail string, cols int, args []any) error {
+	per := maxParams / cols
+	var sb strings.Builder
+	for len(args) > 0 {
+		n := min(len(args)/cols, per)
+		sb.Reset()
+		sb.WriteString(head)
+		for r := range n {
+			if r > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					sb.WriteByte(',')
+				}
+				sb.WriteByte('?')
+			}
+			sb.WriteByte(')')
+		}
+		sb.WriteString(tail)
+		if err := tx.Exec(sb.String(), args[:n*cols]...).Error; err != nil {
+			return err
+		}
+		args = args[n*cols:]
+	}
+	return nil
+}
+
+// queryRows runs head + "(?,…),(?,…)" + tail as a query over args, cols
+// values a row, calling scan for every row of every chunk.
+func queryRows(tx *gorm.DB, head, tail string, cols int, args []any, scan func(*sql.Rows) error) error {
+	per := maxParams / cols
+	for len(args) > 0 {
+		n := min(len(args)/cols, per)
+		row := "(" + strings.Repeat("?,", cols-1) + "?)"
+		q := head + strings.Repeat(row+",", n-1) + row + tail
+		rows, err := tx.Raw(q, args[:n*cols]...).Rows()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		args = args[n*cols:]
+	}
+	return nil
+}
+
+// grantKey is a tester's grant on a build.
+type grantKey struct{ build, tester int64 }
+
+// writeGrant is a live grant with what a write needs of its build.
+type writeGrant struct {
+	id    int64
+	build models.Build
+}
+
+// loadGrants reads the live grants of pairs, with their builds.
+func loadGrants(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKey]*writeGrant, error) {
+	args := make([]any, 0, 2*len(pairs))
+	for k := range pairs {
+		args = append(args, k.tester, k.build)
+	}
+	out := make(map[grantKey]*writeGrant, len(pairs))
+	err := queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
+		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
+		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (VALUES `, `)`, 2, args, func(rows *sql.Rows) error {
+		var tester int64
+		g := &writeGrant{}
+		b := &g.build
+		if err := rows.Scan(&tester, &g.id, &b.ID, &b.ProductID, &b.Version, &b.ClosesAt, &b.Policy.MinVotes, &b.Policy.RevertThreshold,
+			&b.Policy.Confidence, &b.Policy.BlockSeverity); err != nil {
+			return fmt.Errorf("scan grant: %w", err)
+		}
+		out[grantKey{b.ID, tester}] = g
+		return nil
+	})
+	return out, err
+}
+
+// loadChanges reads changes by id, with their aggregates.
+func loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change, error) {
+	out := make(map[int64]*models.Change, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, 0, len(ids))
+	for id := range ids {
+		args = append(args, id)
+	}
+	err := queryRows(tx, `SELECT id, build_id, "key", title, keep_votes, revert_votes, open_low, open_medium, open_high, open_critical
+		FROM changes WHERE id IN (VALUES `, `)`, 1, args, func(rows *sql.Rows) error {
+		c := &models.Change{}
+		if err := rows.Scan(&c.ID, &c.BuildID, &c.Key, &c.Title, &c.KeepVotes, &c.RevertVotes, &c.OpenLow, &c.OpenMedium, &c.OpenHigh, &c.OpenCritical); err != nil {
+			return fmt.Errorf("scan change: %w", err)
+		}
+		out[c.ID] = c
+		return nil
+	})
+	return out, err
+}
+
+// batchEffects gathers what a set-based batch appends besides its rows.
+type batchEffects struct {
+	s      *Store
+	now    time.Time
+	events []any // build_id, type, data, at
+	audit  []any // at, actor_id, action, subject_type, subject_id, detail
+	hooks  map[int64][]models.Webhook
+}
+
+func (e *batchEffects) event(buildID int64, typ string, data any) error {
+	doc, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	e.events = append(e.events, buildID, typ, string(doc), e.now)
+	return nil
+}
+
+func (e *batchEffects) auditEntry(actor int64, action, subjectType string, subjectID int64, detail any) error {
+	doc, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	e.audit = append(e.audit, e.now, actor, action, subjectType, subjectID, string(doc))
+	return nil
+}
+
+// hook queues a webhook event of build b, reading its product's webhooks
+// once per batch.
+func (e *batchEffects) hook(tx *gorm.DB, b *models.Build, event string, payload map[string]any) error {
+	hooks, ok := e.hooks[b.ProductID]
+	if !ok {
+		if err := tx.Where("product_id = ? AND deleted_at IS NULL", b.ProductID).Find(&hooks).Error; err != nil {
+			return err
+		}
+		if e.hooks == nil {
+			e.hooks = map[int64][]models.Webhook{}
+		}
+		e.hooks[b.ProductID] = hooks
+	}
+	for _, h := range hooks {
+		if h.Wants(event) {
+			return e.s.hookProduct(tx, b.ProductID, b, event, payload)
+		}
+	}
+	return nil
+}
+
+// reflag compares a change's flag before and after the batch, and reports
+// a move on the stream (and to webhooks when it became flagged).
+func (e *batchEffects) reflag(tx *gorm.DB, b *models.Build, before, after *models.Change) error {
+	was := models.FlagChange(b.Policy, before.Votes(), before.OpenBugs())
+	now := models.FlagChange(b.Policy, after.Votes(), after.OpenBugs())
+	if was.Flag.Flagged == now.Flag.Flagged {
+		return nil
+	}
+	if err := e.event(after.BuildID, "flag", map[string]any{"build_id": after.BuildID, "change_id": after.ID, "key": after.Key,
+		"flagged": now.Flag.Flagged, "verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons}); err != nil {
+		return err
+	}
+	if !now.Flag.Flagged {
+		return nil
+	}
+	return e.hook(tx, b, models.EventChangeFlagged, map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title,
+		"reasons": now.Flag.Reasons, "votes": now.Votes, "open_bugs": now.OpenBugs})
+}
+
+// flush writes the events and audit entries.
+func (e *batchEffects) flush(tx *gorm.DB) error {
+	if err := execRows(tx, "INSERT INTO build_events (build_id, type, data, at) VALUES ", "", 4, e.events); err != nil {
+		return err
+	}
+	return execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) VALUES ", "", 6, e.audit)
+}
+
+// nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
+func nextID(tx *gorm.DB, table string) (int64, error) {
+	var id int64
+	err := tx.Raw(`SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM `+table+`), 0)) + 1`,
+		table).Row().Scan(&id)
+	return id, err
+}
+
+type idemKey struct {
+	tester int64
+	key    string
+}
+
+// feedbackColumns are read into a models.Feedback by scanFeedback.
+const feedbackColumns = `id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
+	platform_client_version, status, duplicate_of, duplicates, idempotency_key, comment_count, attachment_count,
+	last_staff_reply_at, created_at, updated_at`
+
+func scanFeedback(rows *sql.Rows, f *models.Feedback) error {
+	return rows.Scan(&f.ID, &f.BuildID, &f.ChangeID, &f.TesterID, &f.Kind, &f.Severity, &f.Title, &f.Body, &f.Platform.OS,
+		&f.Platform.Device, &f.Platform.ClientVersion, &f.Status, &f.DuplicateOf, &f.Duplicates, &f.IdempotencyKey,
+		&f.CommentCount, &f.AttachmentCount, &f.LastStaffReplyAt, &f.CreatedAt, &f.UpdatedAt)
+}
+
+// feedbackEvent and feedbackAudit are the stream and audit documents of a
+// new item (fields in the order of the one-at-a-time path's maps).
+type feedbackEvent struct {
+	BuildID    int64   `json:"build_id"`
+	ChangeID   *int64  `json:"change_id"`
+	FeedbackID int64   `json:"feedback_id"`
+	Kind       string  `json:"kind"`
+	Severity   *string `json:"severity"`
+	Status     string  `json:"status"`
+}
+
+type feedbackAudit struct {
+	BuildID int64  `json:"build_id"`
+	Kind    string `json:"kind"`
+}
+
+// buildCounts are the aggregates a batch adds to a build.
+type buildCounts struct{ feedback, low, medium, high, critical int }
+
+func (c *buildCounts) addBug(severity string, n int) {
+	switch severity {
+	case models.SeverityLow:
+		c.low += n
+	case models.SeverityMedium:
+		c.medium += n
+	case models.SeverityHigh:
+		c.high += n
+	case models.SeverityCritical:
+		c.critical += n
+	}
+}
+
+// ingestFeedback files the feedback of jobs idx, set-based.
+func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error {
+	now := s.now()
+	pairs := map[grantKey]struct{}{}
+	changeIDs := map[int64]struct{}{}
+	var keyArgs []any
+	for _, i := range idx {
+		in := &jobs[i].feedback.in
+		pairs[grantKey{in.BuildID, in.TesterID}] = struct{}{}
+		if in.ChangeID != nil {
+			changeIDs[*in.ChangeID] = struct{}{}
+		}
+		if in.IdempotencyKey != "" {
+			keyArgs = append(keyArgs, in.TesterID, in.IdempotencyKey)
+		}
+	}
+	grants, err := loadGrants(tx, pairs)
+	if err != nil {
+		return err
+	}
+	filed := map[idemKey]*models.Feedback{}
+	err = queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN (VALUES ", ")", 2, keyArgs,
+		func(rows *sql.Rows) error {
+			f := &models.Feedback{}
+			if err := scanFeedback(rows, f); err != nil {
+				return fmt.Errorf("scan feedback: %w", err)
+			}
+			filed[idemKey{f.TesterID, *f.IdempotencyKey}] = f
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	changes, err := loadChanges(tx, changeIDs)
+	if err != nil {
+		return err
+	}
+	id, err := nextID(tx, "feedback")
+	if err != nil {
+		return err
+	}
+
+	// The checks, in the order of createFeedbackTx.
+	type accepted struct {
+		job   *feedbackJob
+		grant *writeGrant
+	}
+	var ok []accepted
+	buildOf := map[int64]*models.Build{}
+	for _, i := range idx {
+		job := jobs[i].feedback
+		in := &job.in
+		g := grants[grantKey{in.BuildID, in.TesterID}]
+		if g == nil {
+			results[i] = problem(ErrNotFound, "Build not found.")
+			continue
+		}
+		if in.IdempotencyKey != "" {
+			if f := filed[idemKey{in.TesterID, in.IdempotencyKey}]; f != nil {
+				copied := *f
+				job.fb, job.created = &copied, false
+				continue
+			}
+		}
+		if err := s.refuseClosed(&g.build); err != nil {
+			results[i] = err
+			continue
+		}
+		if in.ChangeID != nil {
+			if c := changes[*in.ChangeID]; c == nil || c.BuildID != in.BuildID {
+				results[i] = Invalid(map[string]string{"change_id": "is not a change of this build"})
+				continue
+			}
+		}
+		fb := &models.Feedback{ID: id, BuildID: in.BuildID, ChangeID: in.ChangeID, TesterID: in.TesterID, Kind: in.Kind, Severity: in.Severity,
+			Title: in.Title, Body: in.Body, Platform: in.Platform, Status: "new", CreatedAt: now, UpdatedAt: now}
+		if in.IdempotencyKey != "" {
+			fb.IdempotencyKey = &in.IdempotencyKey
+			// A retry within the same batch gets the first one's item.
+			filed[idemKey{in.TesterID, in.IdempotencyKey}] = fb
+		}
+		id++
+		job.fb, job.created = fb, true
+		buildOf[g.build.ID] = &g.build
+		ok = append(ok, accepted{job, g})
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+
+	rows := make([]any, 0, 15*len(ok))
+	builds := map[int64]*buildCounts{}
+	open := map[int64]*buildCounts{} // open bugs by change
+	grantAdds := map[int64]int{}
+	e := &batchEffects{s: s, now: now}
+	for _, a := range ok {
+		fb := a.job.fb
+		rows = append(rows, fb.ID, fb.BuildID, fb.ChangeID, fb.TesterID, fb.Kind, fb.Severity, fb.Title, fb.Body, fb.Platform.OS,
+			fb.Platform.Device, fb.Platform.ClientVersion, fb.Status, fb.IdempotencyKey, now, now)
+		bc := builds[fb.BuildID]
+		if bc == nil {
+			bc = &buildCounts{}
+			builds[fb.BuildID] = bc
+		}
+		bc.feedback++
+		grantAdds[a.grant.id]++
+		if fb.Kind == models.KindBug {
+			bc.addBug(*fb.Severity, 1)
+			if fb.ChangeID != nil {
+				oc := open[*fb.ChangeID]
+				if oc == nil {
+					oc = &buildCounts{}
+					open[*fb.ChangeID] = oc
+				}
+				oc.addBug(*fb.Severity, 1)
+			}
+		}
+		if err := e.event(fb.BuildID, "feedback", feedbackEvent{fb.BuildID, fb.ChangeID, fb.ID, fb.Kind, fb.Severity, fb.Status}); err != nil {
+			return err
+		}
+		if err := e.auditEntry(fb.TesterID, "feedback.created", "feedback", fb.ID, feedbackAudit{fb.BuildID, fb.Kind}); err != nil {
+			return err
+		}
+	}
+	err = execRows(tx, `INSERT INTO feedback (id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
+		platform_client_version, status, idempotency_key, created_at, updated_at) VALUES `, "", 15, rows)
+	if err != nil {
+		return err
+	}
+	day := now.Format("2006-01-02")
+	for bid, c := range builds {
+		err := tx.Exec(`UPDATE builds SET feedback_count = feedback_count + ?, bugs_low = bugs_low + ?, bugs_medium = bugs_medium + ?,
+			bugs_high = bugs_high + ?, bugs_critical = bugs_critical + ? WHERE id = ?`, c.feedback, c.low, c.medium, c.high, c.critical, bid).Error
+		if err != nil {
+			return err
+		}
+		err = tx.Exec(`INSERT INTO feedback_days (build_id, day, feedback) VALUES (?, ?, ?)
+			ON CONFLICT (build_id, day) DO UPDATE SET feedback = feedback_days.feedback + excluded.feedback`, bid, day, c.feedback).Error
+		if err != nil {
+			return err
+		}
+	}
+	args := make([]any, 0, 5*len(open))
+	for cid, c := range open {
+		args = append(args, cid, c.low, c.medium, c.high, c.critical)
+	}
+	err = execRows(tx, `UPDATE changes SET open_low = open_low + v.column2, open_medium = open_medium + v.column3,
+		open_high = open_high + v.column4, open_critical = open_critical + v.column5 FROM (VALUES `, `) AS v WHERE changes.id = v.column1`, 5, args)
+	if err != nil {
+		return err
+	}
+	args = args[:0]
+	for gid, n := range grantAdds {
+		args = append(args, gid, n, now)
+	}
+	err = execRows(tx, `UPDATE grants SET feedback_count = feedback_count + v.column2, last_active_at = v.column3 FROM (VALUES `,
+		`) AS v WHERE grants.id = v.column1`, 3, args)
+	if err != nil {
+		return err
+	}
+	for cid, c := range open {
+		before := changes[cid]
+		after := *before
+		after.OpenLow += c.low
+		after.OpenMedium += c.medium
+		after.OpenHigh += c.high
+		after.OpenCritical += c.critical
+		if err := e.reflag(tx, buildOf[before.BuildID], before, &after); err != nil {
+			return err
+		}
+	}
+	for _, a := range ok {
+		if fb := a.job.fb; fb.Kind == models.KindBug && *fb.Severity == models.SeverityCritical {
+			var key string
+			if fb.ChangeID != nil {
+				key = changes[*fb.ChangeID].Key
+			}
+			if err := e.hook(tx, &a.grant.build, models.EventFeedbackCritical, map[string]any{"feedback_id": fb.ID, "title": fb.Title,
+				"change_id": fb.ChangeID, "change_key": key}); err != nil {
+				return err
+			}
+		}
+	}
+	return e.flush(tx)
+}
+
+type voteKey struct{ change, tester int64 }
+
+// voteEvent and voteAudit are the stream and audit documents of a vote.
+type voteEvent struct {
+	BuildID  int64 `json:"build_id"`
+	ChangeID int64 `json:"change_id"`
+}
+
+type voteAudit struct {
+	Vote string `json:"vote"`
+}
+
+// ingestVotes records the votes of jobs idx, set-based; the last vote of a
+// tester on a change counts.
+func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error {
+	now := s.now()
+	changeIDs := map[int64]struct{}{}
+	for _, i := range idx {
+		changeIDs[jobs[i].vote.changeID] = struct{}{}
+	}
+	changes, err := loadChanges(tx, changeIDs)
+	if err != nil {
+		return err
+	}
+	pairs := map[grantKey]struct{}{}
+	var voteArgs []any
+	for _, i := range idx {
+		j := jobs[i].vote
+		if c := changes[j.changeID]; c != nil {
+			pairs[grantKey{c.BuildID, j.testerID}] = struct{}{}
+			voteArgs = append(voteArgs, j.changeID, j.testerID)
+		}
+	}
+	grants, err := loadGrants(tx, pairs)
+	if err != nil {
+		return err
+	}
+	cast := map[voteKey]*models.Vote{} // the current vote of each pair
+	err = queryRows(tx, `SELECT id, change_id, build_id, tester_id, vote, comment, created_at, updated_at FROM votes
+		WHERE (change_id, tester_id) IN (VALUES `, `)`, 2, voteArgs, func(rows *sql.Rows) error {
+		v := &models.Vote{}
+		if err := rows.Scan(&v.ID, &v.ChangeID, &v.BuildID, &v.TesterID, &v.Vote, &v.Comment, &v.CreatedAt, &v.UpdatedAt); err != nil {
+			return fmt.Errorf("scan vote: %w", err)
+		}
+		cast[voteKey{v.ChangeID, v.TesterID}] = v
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// The checks and the counts, in the order of castVoteTx.
+	after := map[int64]*models.Change{}
+	buildOf := map[int64]*models.Build{}
+	grantAdds := map[int64]int{}
+	var written []voteKey // pairs to write, in first-seen order
+	touched := map[voteKey]bool{}
+	e := &batchEffects{s: s, now: now}
+	for _, i := range idx {
+		j := jobs[i].vote
+		c := changes[j.changeID]
+		if c == nil {
+			results[i] = problem(ErrNotFound, "Change not found.")
+			continue
+		}
+		g := grants[grantKey{c.BuildID, j.testerID}]
+		if g == nil {
+			results[i] = problem(ErrNotFound, "Change not found.")
+			continue
+		}
+		if err := s.refuseClosed(&g.build); err != nil {
+			results[i] = err
+			continue
+		}
+		a := after[c.ID]
+		if a == nil {
+			copied := *c
+			a = &copied
+			after[c.ID] = a
+			buildOf[c.BuildID] = &g.build
+		}
+		k := voteKey{c.ID, j.testerID}
+		v := cast[k]
+		if v == nil {
+			v = &models.Vote{ChangeID: c.ID, BuildID: c.BuildID, TesterID: j.testerID, CreatedAt: now}
+			cast[k] = v
+			grantAdds[g.id]++
+		} else {
+			countVote(a, v.Vote, -1)
+		}
+		v.Vote, v.Comment, v.UpdatedAt = j.vote, j.comment, now
+		countVote(a, j.vote, +1)
+		if _, ok := grantAdds[g.id]; !ok {
+			grantAdds[g.id] = 0 // last_active_at moves all the same
+		}
+		if !touched[k] {
+			touched[k] = true
+			written = append(written, k)
+		}
+		copied := *v
+		j.v = &copied
+		if err := e.event(c.BuildID, "vote", voteEvent{c.BuildID, c.ID}); err != nil {
+			return err
+		}
+		if err := e.auditEntry(j.testerID, "vote.cast", "change", c.ID, voteAudit{j.vote}); err != nil {
+			return err
+		}
+	}
+	if len(written) == 0 {
+		return nil
+	}
+
+	rows := make([]any, 0, 7*len(written))
+	for _, k := range written {
+		v := cast[k]
+		rows = append(rows, v.ChangeID, v.BuildID, v.TesterID, v.Vote, v.Comment, v.CreatedAt, v.UpdatedAt)
+	}
+	err = execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) VALUES ",
+		" ON CONFLICT (change_id, tester_id) DO UPDATE SET vote = excluded.vote, comment = excluded.comment, updated_at = excluded.updated_at", 7, rows)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 3*len(after))
+	for id, a := range after {
+		c := changes[id]
+		args = append(args, id, a.KeepVotes-c.KeepVotes, a.RevertVotes-c.RevertVotes)
+	}
+	err = execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.column2, revert_votes = revert_votes + v.column3 FROM (VALUES `,
+		`) AS v WHERE changes.id = v.column1`, 3, args)
+	if err != nil {
+		return err
+	}
+	args = args[:0]
+	for gid, n := range grantAdds {
+		args = append(args, gid, n, now)
+	}
+	err = execRows(tx, `UPDATE grants SET vote_count = vote_count + v.column2, last_active_at = v.column3 FROM (VALUES `,
+		`) AS v WHERE grants.id = v.column1`, 3, args)
+	if err != nil {
+		return err
+	}
+	for id, a := range after {
+		if err := e.reflag(tx, buildOf[a.BuildID], changes[id], a); err != nil {
+			return err
+		}
+	}
+	return e.flush(tx)
+}
+
+// countVote moves a change's vote count.
+func countVote(c *models.Change, vote string, delta int) {
+	if vote == models.VoteRevert {
+		c.RevertVotes += delta
+	} else {
+		c.KeepVotes += delta
+	}
+}

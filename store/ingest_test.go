@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+	"playgate/models"
+)
+
+// ingestWorld is a product with a webhook, an open build with three
+// changes, a second open build, a closed build, and testers: t1 and t2 on
+// every build, t3 revoked from the open build, t4 on the second build only.
+type ingestWorld struct {
+	open, other, closed    int64
+	c1, c2, c3, cOther, cc int64
+	t1, t2, t3, t4         int64
+}
+
+func newIngestWorld(t *testing.T, s *Store) ingestWorld {
+	t.Helper()
+	ctx := context.Background()
+	var w ingestWorld
+	admin := &models.User{Email: "admin@example.com", Name: "Admin", Role: models.RoleAdmin, PasswordHash: "x"}
+	must(t, s.CreateUser(ctx, nil, admin))
+	p := &models.Product{Name: "Game", Slug: "game"}
+	must(t, s.CreateProduct(ctx, admin.ID, p))
+	must(t, s.CreateWebhook(ctx, admin.ID, &models.Webhook{ProductID: p.ID, URL: "https://hooks.example.com/x",
+		Events: models.EventChangeFlagged + "," + models.EventFeedbackCritical, Secret: "0123456789abcdef", Format: "json"}))
+	policy := models.Policy{MinVotes: 2, RevertThreshold: 0.3, Confidence: 0.95, BlockSeverity: models.SeverityCritical}
+	build := func(version string, closes *time.Time) int64 {
+		b := &models.Build{ProductID: p.ID, Version: version, Policy: policy, ClosesAt: closes}
+		must(t, s.CreateBuild(ctx, admin.ID, b))
+		return b.ID
+	}
+	change := func(bid int64, key string) int64 {
+		c := &models.Change{BuildID: bid, Key: key, Title: "Change " + key}
+		must(t, s.CreateChange(ctx, admin.ID, c))
+		return c.ID
+	}
+	past := s.now().Add(-time.Hour)
+	w.open, w.other, w.closed = build("1.0", nil), build("1.1", nil), build("0.9", &past)
+	w.c1, w.c2, w.c3 = change(w.open, "A-1"), change(w.open, "A-2"), change(w.open, "A-3")
+	w.cOther, w.cc = change(w.other, "B-1"), change(w.closed, "C-1")
+	tester := func(n int, builds ...int64) int64 {
+		u := &models.User{Email: fmt.Sprintf("t%d@example.com", n), Name: fmt.Sprintf("T%d", n), Role: models.RoleTester, PasswordHash: "x"}
+		must(t, s.CreateUser(ctx, nil, u))
+		for _, b := range builds {
+			must(t, s.w.Exec("INSERT INTO grants (build_id, user_id, created_at) VALUES (?, ?, ?)", b, u.ID, s.now()).Error)
+		}
+		return u.ID
+	}
+	w.t1, w.t2 = tester(1, w.open, w.other, w.closed), tester(2, w.open, w.other, w.closed)
+	w.t3, w.t4 = tester(3, w.open), tester(4, w.other)
+	must(t, s.RevokeTester(ctx, admin.ID, w.open, w.t3))
+	return w
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ingestJobs are feedback and votes covering every outcome: created, a
+// retry (in the same batch and of an earlier batch), no grant, a revoked
+// grant, a closed build, a change of another build, an unknown change,
+// votes changed within the batch, and flags raised by bugs and by votes.
+func ingestJobs(s *Store, w ingestWorld) []*writeJob {
+	sev := func(v string) *string { return &v }
+	id := func(v int64) *int64 { return &v }
+	var jobs []*writeJob
+	fb := func(in NewFeedback) {
+		if in.Kind == "" {
+			in.Kind = models.KindBug
+		}
+		if in.Title == "" {
+			in.Title = "Crash in the harbour"
+		}
+		job := &feedbackJob{in: in}
+		jobs = append(jobs, &writeJob{ctx: context.Background(), feedback: job, fn: func(tx *gorm.DB) error { return s.createFeedbackTx(tx, job) }})
+	}
+	vote := func(tester, change int64, v, comment string) {
+		job := &voteJob{testerID: tester, changeID: change, vote: v, comment: comment}
+		jobs = append(jobs, &writeJob{ctx: context.Background(), vote: job, fn: func(tx *gorm.DB) error { return s.castVoteTx(tx, job) }})
+	}
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t1, ChangeID: id(w.c1), Severity: sev("critical"), IdempotencyKey: "k1",
+		Platform: models.Platform{OS: "Linux", Device: "Deck", ClientVersion: "1.0.0"}, Body: "Steps"})
+	vote(w.t1, w.c2, models.VoteRevert, "")
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t1, ChangeID: id(w.c1), Severity: sev("critical"), IdempotencyKey: "k1"}) // retry
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t2, Kind: "suggestion", Title: "More maps"})
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t2, ChangeID: id(w.c1), Severity: sev("critical")}) // flag already raised
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t2, ChangeID: id(w.c3), Severity: sev("low"), IdempotencyKey: "k1"})
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t3, Severity: sev("high")})                           // revoked
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t4, Severity: sev("high")})                           // no grant
+	fb(NewFeedback{BuildID: w.open, TesterID: w.t1, ChangeID: id(w.cOther), Severity: sev("medium")}) // another build's change
+	fb(NewFeedback{BuildID: w.closed, TesterID: w.t1, Severity: sev("medium")})                       // closed
+	fb(NewFeedback{BuildID: w.other, TesterID: w.t4, ChangeID: id(w.cOther), Severity: sev("high"), IdempotencyKey: "k2"})
+	fb(NewFeedback{BuildID: w.other, TesterID: w.t1, Kind: "praise", Title: "Lovely", IdempotencyKey: "old"}) // retry of an earlier batch
+	vote(w.t2, w.c2, models.VoteRevert, "")                                                                   // flags c2
+	vote(w.t2, w.c2, models.VoteRevert, "still broken")
+	vote(w.t1, w.c3, models.VoteKeep, "")
+	vote(w.t1, w.c3, models.VoteRevert, "changed my mind")
+	vote(w.t3, w.c3, models.VoteKeep, "")  // revoked
+	vote(w.t4, w.c3, models.VoteKeep, "")  // no grant
+	vote(w.t1, 99999, models.VoteKeep, "") // no such change
+	vote(w.t1, w.cc, models.VoteKeep, "")  // closed
+	vote(w.t4, w.cOther, models.VoteKeep, "")
+	vote(w.t2, w.cOther, models.VoteRevert, "earlier vote changed")
+	return jobs
+}
+
+// ingestState is what a user could observe of the writes, as text.
+func ingestState(t *testing.T, s *Store, jobs []*writeJob, results []error) []string {
+	t.Helper()
+	var out []string
+	for i, j := range jobs {
+		switch {
+		case results[i] != nil:
+			out = append(out, fmt.Sprintf("job %d: error %v", i, results[i]))
+		case j.feedback != nil:
+			doc, err := json.Marshal(j.feedback.fb)
+			must(t, err)
+			out = append(out, fmt.Sprintf("job %d: created %v %s", i, j.feedback.created, doc))
+		default:
+			doc, err := json.Marshal(j.vote.v)
+			must(t, err)
+			out = append(out, fmt.Sprintf("job %d: %s", i, doc))
+		}
+	}
+	dump := func(sorted bool, query string) {
+		rows, err := s.r.Raw(query).Rows()
+		must(t, err)
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		var lines []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			must(t, rows.Scan(ptrs...))
+			lines = append(lines, fmt.Sprintf("%v", vals))
+		}
+		if sorted {
+			sort.Strings(lines)
+		}
+		out = append(out, query)
+		out = append(out, lines...)
+	}
+	dump(false, "SELECT * FROM feedback ORDER BY id")
+	dump(false, "SELECT * FROM votes ORDER BY id")
+	dump(false, "SELECT * FROM changes ORDER BY id")
+	dump(false, "SELECT * FROM builds ORDER BY id")
+	dump(false, "SELECT * FROM grants ORDER BY id")
+	dump(false, "SELECT * FROM feedback_days ORDER BY build_id, day")
+	dump(false, "SELECT rowid, title, body FROM feedback_fts ORDER BY rowid")
+	// Events, audit entries and webhook deliveries are compared as sets: a
+	// batch writes them in a different order.
+	// A flag's reasons and counts are the ones of the state the batch
+	// committed, where one at a time they are those of the write that
+	// crossed the rule: they are left out.
+	dump(true, `SELECT build_id, type, CASE type WHEN 'flag' THEN json_remove(data, '$.reasons') ELSE data END, at FROM build_events`)
+	dump(true, "SELECT at, actor_id, action, subject_type, subject_id, detail FROM audit_events")
+	dump(true, `SELECT webhook_id, event, CASE event WHEN 'change.flagged' THEN json_remove(payload, '$.reasons', '$.open_bugs', '$.votes')
+		ELSE payload END, created_at FROM outbox`)
+	return out
+}
+
+// The set-based batch answers every write, and leaves the database, exactly
+// as the one-at-a-time path does (the path PostgreSQL takes), including
+// when the set-based run fails and the batch falls back to it.
+func TestIngestBatchMatchesOneAtATime(t *testing.T) {
+	clock := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	prepare := func(t *testing.T) (*Store, ingestWorld) {
+		s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+		must(t, err)
+		t.Cleanup(func() { s.Close() })
+		s.SetClock(func() time.Time { return clock })
+		w := newIngestWorld(t, s)
+		// An earlier batch: t1's item with key "old", and t2's vote on B-1.
+		_, _, err = s.CreateFeedback(context.Background(), NewFeedback{BuildID: w.other, TesterID: w.t1, Kind: "praise", Title: "Lovely", IdempotencyKey: "old"})
+		must(t, err)
+		_, err = s.CastVote(context.Background(), w.t2, w.cOther, models.VoteKeep, "")
+		must(t, err)
+		return s, w
+	}
+	one, w := prepare(t)
+	jobs := ingestJobs(one, w)
+	want := make([]error, len(jobs))
+	for i, j := range jobs {
+		want[i] = one.tx(context.Background(), j.fn)
+	}
+	wantState := ingestState(t, one, jobs, want)
+	if !strings.Contains(strings.Join(wantState, "\n"), "change.flagged") {
+		t.Fatal("the fixture raises no flag")
+	}
+
+	for _, fault := range []error{nil, errors.New("injected set failure")} {
+		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
+			s, w := prepare(t)
+			s.setFault = fault
+			jobs := ingestJobs(s, w)
+			for _, j := range jobs {
+				j.done = make(chan error, 1)
+			}
+			s.commitBatch(jobs)
+			got := make([]error, len(jobs))
+			for i, j := range jobs {
+				got[i] = <-j.done
+			}
+			gotState := ingestState(t, s, jobs, got)
+			if !reflect.DeepEqual(gotState, wantState) {
+				for i := range max(len(gotState), len(wantState)) {
+					var g, w string
+					if i < len(gotState) {
+						g = gotState[i]
+					}
+					if i < len(wantState) {
+						w = wantState[i]
+					}
+					if g != w {
+						t.Errorf("batch:        %s\none at a time: %s", g, w)
+					}
+				}
+			}
+		})
+	}
+}
