@@ -78,6 +78,8 @@ type Store struct {
 	url string
 	// batch groups concurrent writes into shared transactions (SQLite only).
 	batch *batcher
+	// checkpoints folds the WAL into the database (SQLite only).
+	checkpoints *checkpointer
 	// principals caches authenticated users (SQLite only).
 	principals *principalCache
 	// setFault, set by tests, fails every set-based batch (ingest.go).
@@ -125,7 +127,10 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		s.dialect = SQLite
 		file := filepath.Join(o.DataDir, "playgate.db")
 		dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-		w, err := gorm.Open(sqlite.Open(dsn), cfg)
+		// The writer keeps statement journals (savepoints, multi-row
+		// statements) in memory, not in temporary files, and leaves most
+		// of the checkpoint work to the checkpointer (checkpoint.go).
+		w, err := gorm.Open(sqlite.Open(dsn+"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(4000)"), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 		}
@@ -142,6 +147,9 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		rdb.SetMaxIdleConns(8)
 		s.w, s.r = w, r
 		s.principals = &principalCache{}
+		if s.checkpoints, err = startCheckpointer(dsn); err != nil {
+			return nil, fmt.Errorf("open sqlite checkpointer %s: %w", file, err)
+		}
 		s.startBatcher()
 	case strings.HasPrefix(o.URL, "postgres://") || strings.HasPrefix(o.URL, "postgresql://"):
 		s.dialect, s.url = Postgres, o.URL
@@ -226,10 +234,14 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	var errs []error
 	if s.batch != nil {
 		s.stopBatcher()
 	}
-	var errs []error
+	if s.checkpoints != nil {
+		errs = append(errs, s.checkpoints.close())
+		s.checkpoints = nil
+	}
 	for _, g := range []*gorm.DB{s.w, s.r} {
 		if g == nil {
 			continue
