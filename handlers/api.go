@@ -48,6 +48,7 @@ type API struct {
 	store   *store.Store
 	log     *slog.Logger
 	metrics *metrics
+	reports reportCache
 	secure  bool
 	// closing ends the event streams when the server shuts down.
 	closing   chan struct{}

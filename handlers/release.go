@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -33,14 +35,24 @@ type report struct {
 }
 
 func (a *API) report(c *gin.Context) {
-	b, ok := a.buildFor(c, "id")
+	id, ok := idParam(c, "id")
 	if !ok {
 		return
 	}
-	d, err := a.store.Report(c.Request.Context(), b.ID)
+	body, err := a.reports.get(a.store, id, func() ([]byte, error) { return a.renderReport(c, id) })
 	if err != nil {
 		a.answer(c, err)
 		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// renderReport reads a build's report and renders it as JSON (staff only:
+// the route allows no tester).
+func (a *API) renderReport(c *gin.Context, id int64) ([]byte, error) {
+	d, err := a.store.Report(c.Request.Context(), id)
+	if err != nil {
+		return nil, err
 	}
 	r := report{Build: &d.Build, Policy: d.Build.Policy, Timeline: d.Timeline, Changes: make([]reportLine, len(d.Changes)),
 		Totals: reportTotals{Feedback: d.Build.FeedbackCount, TestersGranted: d.TestersGranted, TestersActive: d.TestersActive,
@@ -49,7 +61,64 @@ func (a *API) report(c *gin.Context) {
 		ch := &d.Changes[i]
 		r.Changes[i] = reportLine{Change: viewChange(ch), Assessment: models.FlagChange(d.Build.Policy, ch.Votes(), ch.OpenBugs())}
 	}
-	c.JSON(http.StatusOK, r)
+	return json.Marshal(r)
+}
+
+// reportCache keeps each build's report as rendered, with the store's data
+// version it was read at: until the next commit, every staff member asking
+// gets those bytes, and while one request renders a report, the others
+// asking for the same build wait for it rather than render it again. The
+// reports come from aggregates kept on write, so a miss is cheap too; the
+// cache is for dashboards polling during a busy playtest. No cache on
+// PostgreSQL, where other replicas commit too.
+type reportCache struct {
+	mu     sync.Mutex
+	builds map[int64]*cachedReport
+}
+
+type cachedReport struct {
+	mu      sync.Mutex
+	version uint64
+	body    []byte
+}
+
+// maxCachedReports bounds the cache; when full it starts again empty.
+const maxCachedReports = 64
+
+func (rc *reportCache) get(st *store.Store, id int64, render func() ([]byte, error)) ([]byte, error) {
+	version, ok := st.DataVersion()
+	if !ok {
+		return render()
+	}
+	rc.mu.Lock()
+	if rc.builds == nil || len(rc.builds) >= maxCachedReports {
+		rc.builds = map[int64]*cachedReport{}
+	}
+	e := rc.builds[id]
+	if e == nil {
+		e = &cachedReport{}
+		rc.builds[id] = e
+	}
+	rc.mu.Unlock()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.body != nil {
+		if e.version == version {
+			return e.body, nil
+		}
+		// Rendered while this request waited: newer than what it asked for.
+		if e.version > version {
+			return e.body, nil
+		}
+	}
+	version, _ = st.DataVersion() // read before the data
+	body, err := render()
+	if err != nil {
+		return nil, err
+	}
+	e.version, e.body = version, body
+	return body, nil
 }
 
 func (a *API) gate(c *gin.Context) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -289,4 +290,72 @@ func TestConcurrentPromotionsOneWins(t *testing.T) {
 	}
 	e.must(200, "POST", fmt.Sprintf("/api/v1/builds/%d/promote", loser), e.admin.Token, map[string]string{"to": "staging"})
 	e.must(200, "POST", fmt.Sprintf("/api/v1/builds/%d/promote", loser), e.admin.Token, map[string]string{"to": "production"})
+}
+
+// Reports are served from a cache between commits: every write shows in
+// the very next report, including while other requests read and write.
+func TestReportFreshAfterEveryWrite(t *testing.T) {
+	e := newEnv(t)
+	w := e.world(2)
+	feedbackTotal := func() int {
+		return int(e.reportOf(w.bid)["totals"].(map[string]any)["feedback"].(float64))
+	}
+	for i := 1; i <= 3; i++ {
+		e.reportOf(w.bid) // rendered
+		e.reportOf(w.bid) // from the cache
+		e.bug(w.tester, w.bid, nil, "low", fmt.Sprintf("Bug %d", i))
+		if got := feedbackTotal(); got != i {
+			t.Fatalf("after bug %d the report counts %d", i, got)
+		}
+	}
+	e.vote(w.tester, w.changes[0], "revert")
+	if v := line(t, e.reportOf(w.bid), w.changes[0])["votes"].(map[string]any); v["revert"] != 1.0 {
+		t.Fatalf("after a vote: %v", v)
+	}
+	e.must(200, "POST", fmt.Sprintf("/api/v1/changes/%d/decision", w.changes[1]), w.rm.Token, map[string]string{"decision": "reverted"})
+	if st := line(t, e.reportOf(w.bid), w.changes[1])["change"].(map[string]any)["status"]; st != "reverted" {
+		t.Fatalf("after a decision: %v", st)
+	}
+
+	// Racing: each writer reads the report right after its 201, and must
+	// find at least as many items as had been acknowledged by then.
+	var acked atomic.Int64
+	acked.Store(3)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				r := e.do("POST", fmt.Sprintf("/api/v1/builds/%d/feedback", w.bid), w.tester.Token,
+					map[string]any{"kind": "praise", "title": "Nice"})
+				if r.Status != 201 {
+					errs <- fmt.Sprintf("file: %d %s", r.Status, r.Body)
+					return
+				}
+				least := acked.Add(1)
+				rep := e.do("GET", fmt.Sprintf("/api/v1/builds/%d/report", w.bid), w.po.Token, nil)
+				var doc struct {
+					Totals struct{ Feedback int64 } `json:"totals"`
+				}
+				if err := json.Unmarshal(rep.Body, &doc); err != nil || rep.Status != 200 {
+					errs <- fmt.Sprintf("report: %d %s", rep.Status, rep.Body)
+					return
+				}
+				if doc.Totals.Feedback < least {
+					errs <- fmt.Sprintf("stale report: %d items, %d acknowledged before the read", doc.Totals.Feedback, least)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	if got := feedbackTotal(); got != 83 {
+		t.Fatalf("final report counts %d items, want 83", got)
+	}
 }

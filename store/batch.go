@@ -127,6 +127,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		// Whether it committed or not: a failed COMMIT may still have
 		// reached the disk.
 		s.principals.invalidate()
+		s.version.Add(1)
 		answer()
 		if results[0] == nil {
 			s.wakeups.wake()
@@ -179,6 +180,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		// user; a failed COMMIT may still have reached the disk.
 		s.principals.invalidate()
 	}
+	s.version.Add(1)
 	if err != nil {
 		giveUp(fmt.Errorf("commit: %w", err))
 		return

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -80,6 +81,8 @@ type Store struct {
 	batch *batcher
 	// checkpoints folds the WAL into the database (SQLite only).
 	checkpoints *checkpointer
+	// version counts the writer's commits (SQLite only), see DataVersion.
+	version atomic.Uint64
 	// principals caches authenticated users (SQLite only).
 	principals *principalCache
 	// setFault, set by tests, fails every set-based batch (ingest.go).
@@ -254,6 +257,14 @@ func (s *Store) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DataVersion changes whenever this process commits a write, before the
+// write's caller is answered: an answer computed from reads made after
+// DataVersion returned v is current for as long as DataVersion returns v.
+// ok is false on PostgreSQL, where other replicas write too.
+func (s *Store) DataVersion() (v uint64, ok bool) {
+	return s.version.Load(), s.batch != nil
 }
 
 // SetClock replaces the store's clock; tests use it to move time.
