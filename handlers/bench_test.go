@@ -163,9 +163,10 @@ func BenchmarkAuthMe(b *testing.B) {
 	})
 }
 
-// BenchmarkFeedbackCreate files valid bugs with unique Idempotency-Keys.
-// The similar-bug search each bug triggers reads the build's earlier items,
-// so the build grows as the benchmark runs, as it does in production.
+// BenchmarkFeedbackCreate files valid bugs with unique Idempotency-Keys;
+// the build grows as the benchmark runs, as it does in production.
+// "parallel" runs 32 requests per core at once, as the c = 64 load does, so
+// that writes share group commits.
 func BenchmarkFeedbackCreate(b *testing.B) {
 	e := newBenchEnv(b)
 	bid, changes := e.build(20)
@@ -185,6 +186,7 @@ func BenchmarkFeedbackCreate(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(32)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				i := int(n.Add(1))
@@ -220,6 +222,7 @@ func BenchmarkVote(b *testing.B) {
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.ReportAllocs()
+		b.SetParallelism(32)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				run(b)
