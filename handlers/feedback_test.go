@@ -267,10 +267,11 @@ func TestListFeedback(t *testing.T) {
 		"status=new":        {theirs, mine[2], mine[1], mine[0]},
 		"status=resolved":   nil,
 		fmt.Sprintf("change_id=%d", w.changes[1]): {mine[2]},
-		"q=harbour":                {theirs, mine[1], mine[0]},
-		"q=HARBOUR+crash":          {mine[0]},
-		"q=100%25":                 nil,
-		"kind=bug&severity=medium": {theirs},
+		"q=harbour":                         {theirs, mine[1], mine[0]},
+		"q=HARBOUR+crash":                   {mine[0]},
+		"q=100%25":                          nil,
+		"kind=bug&severity=medium":          {theirs},
+		"kind=suggestion&severity=critical": nil, // only bugs have a severity
 	} {
 		if got := ids(t, e.must(200, "GET", path+"?"+q, e.admin.Token, nil)); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("?%s: %v, want %v", q, got, want)
