@@ -15,37 +15,106 @@ var csvHeader = []string{"id", "created_at", "kind", "severity", "status", "titl
 	"tester_id", "tester_name", "platform_os", "platform_device", "platform_client_version", "duplicate_of",
 	"comment_count", "attachment_count"}
 
-// csvCell neutralises spreadsheet formulas: a cell starting with = + - @,
-// a tab or a carriage return gets a leading apostrophe.
-func csvCell(s string) string {
+// appendCSVRow appends one feedback item as a CSV record (appendCSVRecord),
+// its fields in csvHeader's order, without making a string per field.
+func appendCSVRow(dst []byte, row *store.ExportRow) []byte {
+	dst = strconv.AppendInt(dst, row.ID, 10)
+	dst = append(dst, ',')
+	dst = row.CreatedAt.UTC().AppendFormat(dst, time.RFC3339)
+	dst = append(dst, ',')
+	dst = appendCSVField(dst, row.Kind)
+	dst = append(dst, ',')
+	if row.Severity != nil {
+		dst = appendCSVField(dst, *row.Severity)
+	}
+	dst = append(dst, ',')
+	dst = appendCSVField(dst, row.Status)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.Title)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.Body)
+	dst = append(dst, ',')
+	dst = appendOptInt(dst, row.ChangeID)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.ChangeKey)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, row.TesterID, 10)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.TesterName)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.Platform.OS)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.Platform.Device)
+	dst = append(dst, ',')
+	dst = appendCSVCell(dst, row.Platform.ClientVersion)
+	dst = append(dst, ',')
+	dst = appendOptInt(dst, row.DuplicateOf)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, int64(row.CommentCount), 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, int64(row.AttachmentCount), 10)
+	return append(dst, '\r', '\n')
+}
+
+func appendOptInt(dst []byte, p *int64) []byte {
+	if p == nil {
+		return dst
+	}
+	return strconv.AppendInt(dst, *p, 10)
+}
+
+// appendCSVCell appends a text cell, neutralising spreadsheet formulas: a
+// cell starting with = + - @, a tab or a carriage return gets a leading
+// apostrophe.
+func appendCSVCell(dst []byte, s string) []byte {
 	if s == "" {
-		return s
+		return dst
 	}
 	switch s[0] {
 	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
+		// The apostrophe comes first, so only a trailing space counts.
+		if !csvNeedsQuotes(s) && s[len(s)-1] != ' ' {
+			return append(append(dst, '\''), s...)
+		}
+		return appendQuoted(append(dst, '"', '\''), s)
 	}
-	return s
+	return appendCSVField(dst, s)
 }
 
-func optInt(p *int64) string {
-	if p == nil {
-		return ""
+// appendCSVField appends one RFC 4180 field: quoted when it holds a quote,
+// comma, CR or LF or starts or ends with a space (quotes doubled, line
+// breaks kept as they are).
+func appendCSVField(dst []byte, f string) []byte {
+	if !csvNeedsQuotes(f) && (f == "" || (f[0] != ' ' && f[len(f)-1] != ' ')) {
+		return append(dst, f...)
 	}
-	return strconv.FormatInt(*p, 10)
+	return appendQuoted(append(dst, '"'), f)
 }
 
-// csvRecord is one feedback item as a CSV row.
-func csvRecord(row *store.ExportRow, rec []string) []string {
-	sev := ""
-	if row.Severity != nil {
-		sev = *row.Severity
+// csvNeedsQuotes tells whether f holds a quote, comma, CR or LF.
+func csvNeedsQuotes(f string) bool {
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case '"', ',', '\r', '\n':
+			return true
+		}
 	}
-	rec = append(rec[:0], strconv.FormatInt(row.ID, 10), row.CreatedAt.UTC().Format(time.RFC3339), row.Kind, sev, row.Status,
-		csvCell(row.Title), csvCell(row.Body), optInt(row.ChangeID), csvCell(row.ChangeKey), strconv.FormatInt(row.TesterID, 10),
-		csvCell(row.TesterName), csvCell(row.Platform.OS), csvCell(row.Platform.Device), csvCell(row.Platform.ClientVersion),
-		optInt(row.DuplicateOf), strconv.Itoa(row.CommentCount), strconv.Itoa(row.AttachmentCount))
-	return rec
+	return false
+}
+
+// appendQuoted appends f with its quotes doubled and the closing quote.
+func appendQuoted(dst []byte, f string) []byte {
+	for {
+		i := strings.IndexByte(f, '"')
+		if i < 0 {
+			break
+		}
+		dst = append(dst, f[:i+1]...)
+		dst = append(dst, '"')
+		f = f[i+1:]
+	}
+	dst = append(dst, f...)
+	return append(dst, '"')
 }
 
 // exportFeedback streams every item of a build as CSV (RFC 4180, UTF-8) or,
@@ -78,10 +147,8 @@ func (a *API) exportFeedback(c *gin.Context) {
 		a.endStream(c, err)
 		return
 	}
-	rec := make([]string, 0, len(csvHeader))
 	err := a.store.ExportFeedback(c.Request.Context(), b.ID, func(row *store.ExportRow) error {
-		rec = csvRecord(row, rec)
-		line = appendCSVRecord(line[:0], rec)
+		line = appendCSVRow(line[:0], row)
 		_, err := bw.Write(line)
 		return err
 	})
@@ -91,27 +158,15 @@ func (a *API) exportFeedback(c *gin.Context) {
 	a.endStream(c, err)
 }
 
-// appendCSVRecord appends one RFC 4180 record: fields quoted when they hold
-// a quote, comma, CR or LF (quotes doubled, line breaks kept as they are),
-// records ended by CRLF. encoding/csv drops a lone CR in CRLF mode; this
-// loses nothing.
+// appendCSVRecord appends one RFC 4180 record: fields as appendCSVField
+// makes them, records ended by CRLF. encoding/csv drops a lone CR in CRLF
+// mode; this loses nothing.
 func appendCSVRecord(dst []byte, fields []string) []byte {
 	for i, f := range fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if !strings.ContainsAny(f, "\",\r\n") && (f == "" || (f[0] != ' ' && f[len(f)-1] != ' ')) {
-			dst = append(dst, f...)
-			continue
-		}
-		dst = append(dst, '"')
-		for j := 0; j < len(f); j++ {
-			if f[j] == '"' {
-				dst = append(dst, '"')
-			}
-			dst = append(dst, f[j])
-		}
-		dst = append(dst, '"')
+		dst = appendCSVField(dst, f)
 	}
 	return append(dst, '\r', '\n')
 }

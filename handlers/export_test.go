@@ -2,7 +2,9 @@ package handlers_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -10,12 +12,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"playgate/models"
+	"playgate/store"
 )
 
 func TestExportCSVEscaping(t *testing.T) {
@@ -136,4 +140,183 @@ func TestExportStreamsWithBoundedMemory(t *testing.T) {
 	if growth > 16<<20 {
 		t.Fatalf("heap grew by %d MiB while streaming %d MiB: the export is buffered", growth>>20, size>>20)
 	}
+}
+
+// The export reads and encodes rows its own way; what it sends must stay
+// byte for byte what a plain join, the driver's own conversions and a
+// []string encoder made of the same rows, in CSV and JSON lines: texts that
+// need quotes or neutralising, NULLs, and timestamps in every shape the
+// database can hold (fractions, zero nanoseconds, offsets other than UTC).
+func TestExportMatchesReference(t *testing.T) {
+	e := newEnv(t)
+	w := e.world(2)
+	e.setClock(time.Now().Truncate(time.Second))
+	e.bug(w.tester, w.bid, &w.changes[0], "high", "Whole seconds")
+	e.setClock(time.Now())
+	var ids []int64
+	for i := 0; i < 30; i++ {
+		if i%3 == 0 {
+			ids = append(ids, e.bug(w.tester, w.bid, &w.changes[i%2], models.Severities[i%4], fmt.Sprintf("Bug %d", i)))
+			continue
+		}
+		r := e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", w.bid), w.tester.Token, map[string]any{"kind": "suggestion", "title": fmt.Sprintf("Idea %d", i)})
+		ids = append(ids, int64(r.JSON(t)["id"].(float64)))
+	}
+	e.bug(w.other, w.otherBid, nil, "low", "Not in this build")
+
+	db, q := exportDB(t, e)
+	exec := func(query string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q(query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	texts := []string{"", " lead", "trail ", "=1+1", "+x", "-", "@a", "\tx", "\rx", "'", `"q"`, "a,b", "line\nbreak",
+		"cr\r\nlf", "= spaced ", "Ünïcödé 🎮", "-trailing ", " ", `"`, ",", "plain", "5:trap", "0:", "--", "12:34:-"}
+	times := []string{"2026-03-04 05:06:07+00:00", "2026-03-04 05:06:07.123456789+00:00", "2026-03-04 05:06:07.9999999+00:00",
+		"2026-03-04 23:59:59.5-07:00", "2026-03-04 05:06:07.1+05:30", "2024-02-29 00:00:00.000001+00:00", "1999-12-31 23:59:59.999+00:00"}
+	if e.store.Dialect() == store.SQLite {
+		// What only SQLite keeps as written: a NUL, and timestamps in every
+		// shape the driver reads.
+		texts = append(texts, "nul\x00inside")
+		times = append(times, "2026-03-04T05:06:07Z", "2026-03-04 05:06:07", "2026-03-04 05:06:07.000000000+00:00", "2026-03-04")
+	}
+	for i, id := range ids {
+		at := func(k int) any { return times[(i+k)%len(times)] }
+		var reply any
+		if i%3 != 0 {
+			reply = at(1)
+		}
+		exec(`UPDATE feedback SET title = ?, body = ?, platform_os = ?, platform_device = ?, platform_client_version = ?,
+			created_at = ?, updated_at = ?, last_staff_reply_at = ? WHERE id = ?`,
+			texts[i%len(texts)], texts[(i+3)%len(texts)], texts[(i+5)%len(texts)], texts[(i+7)%len(texts)], texts[(i+11)%len(texts)],
+			at(0), at(2), reply, id)
+	}
+	exec(`UPDATE users SET name = ? WHERE id = ?`, `=Noor, "N" `, w.tester.ID)
+	exec(`UPDATE changes SET "key" = ? WHERE id = ?`, "-PG,1 ", w.changes[1])
+
+	gotCSV := e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback.csv", w.bid), e.admin.Token, nil).Body
+	gotJSON := e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback.csv?format=json", w.bid), e.admin.Token, nil).Body
+	wantCSV, wantJSON := referenceExport(t, db, q, w.bid)
+	sameLines(t, "CSV", gotCSV, wantCSV, "\r\n")
+	sameLines(t, "JSON lines", gotJSON, wantJSON, "\n")
+}
+
+// exportDB is the database under e for raw statements, and q, which turns
+// a statement's ? into PostgreSQL's $1, $2, … when needed.
+func exportDB(t *testing.T, e *env) (*sql.DB, func(string) string) {
+	t.Helper()
+	pools := e.store.Pools()
+	db := pools["writer"]
+	if db == nil {
+		db = pools["pool"]
+	}
+	if db == nil {
+		t.Fatalf("no writer pool: %v", pools)
+	}
+	q := func(s string) string { return s }
+	if e.store.Dialect() == store.Postgres {
+		q = func(s string) string {
+			var b strings.Builder
+			n := 0
+			for _, r := range s {
+				if r == '?' {
+					n++
+					b.WriteString("$" + strconv.Itoa(n))
+					continue
+				}
+				b.WriteRune(r)
+			}
+			return b.String()
+		}
+	}
+	return db, q
+}
+
+// referenceExport is the export of a build as the plain join read into
+// store.ExportRow and the []string encoder made it before the fast path.
+func referenceExport(t *testing.T, db *sql.DB, q func(string) string, bid int64) (csvBody, jsonBody []byte) {
+	t.Helper()
+	rows, err := db.Query(q(`SELECT f.id, f.build_id, f.change_id, f.tester_id, u.name, f.kind, f.severity, f.title, f.body,
+		f.platform_os, f.platform_device, f.platform_client_version, f.status, f.duplicate_of, f.duplicates,
+		f.comment_count, f.attachment_count, f.last_staff_reply_at, f.created_at, f.updated_at, COALESCE(c."key", '')
+		FROM feedback f JOIN users u ON u.id = f.tester_id LEFT JOIN changes c ON c.id = f.change_id
+		WHERE f.build_id = ? ORDER BY f.id`), bid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	header := []string{"id", "created_at", "kind", "severity", "status", "title", "body", "change_id", "change_key",
+		"tester_id", "tester_name", "platform_os", "platform_device", "platform_client_version", "duplicate_of",
+		"comment_count", "attachment_count"}
+	csvBody = referenceCSVRecord(nil, header)
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	for rows.Next() {
+		var r store.ExportRow
+		if err := rows.Scan(&r.ID, &r.BuildID, &r.ChangeID, &r.TesterID, &r.TesterName, &r.Kind, &r.Severity, &r.Title, &r.Body,
+			&r.Platform.OS, &r.Platform.Device, &r.Platform.ClientVersion, &r.Status, &r.DuplicateOf, &r.Duplicates,
+			&r.CommentCount, &r.AttachmentCount, &r.LastStaffReplyAt, &r.CreatedAt, &r.UpdatedAt, &r.ChangeKey); err != nil {
+			t.Fatal(err)
+		}
+		cell := func(s string) string {
+			if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+				return "'" + s
+			}
+			return s
+		}
+		optInt := func(p *int64) string {
+			if p == nil {
+				return ""
+			}
+			return strconv.FormatInt(*p, 10)
+		}
+		sev := ""
+		if r.Severity != nil {
+			sev = *r.Severity
+		}
+		csvBody = referenceCSVRecord(csvBody, []string{strconv.FormatInt(r.ID, 10), r.CreatedAt.UTC().Format(time.RFC3339), r.Kind, sev, r.Status,
+			cell(r.Title), cell(r.Body), optInt(r.ChangeID), cell(r.ChangeKey), strconv.FormatInt(r.TesterID, 10),
+			cell(r.TesterName), cell(r.Platform.OS), cell(r.Platform.Device), cell(r.Platform.ClientVersion),
+			optInt(r.DuplicateOf), strconv.Itoa(r.CommentCount), strconv.Itoa(r.AttachmentCount)})
+		if err := enc.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return csvBody, js.Bytes()
+}
+
+// referenceCSVRecord appends one RFC 4180 record as the export always has.
+func referenceCSVRecord(dst []byte, fields []string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if !strings.ContainsAny(f, "\",\r\n") && (f == "" || (f[0] != ' ' && f[len(f)-1] != ' ')) {
+			dst = append(dst, f...)
+			continue
+		}
+		dst = append(dst, '"')
+		dst = append(dst, strings.ReplaceAll(f, `"`, `""`)...)
+		dst = append(dst, '"')
+	}
+	return append(dst, '\r', '\n')
+}
+
+// sameLines fails at the first record where got and want differ.
+func sameLines(t *testing.T, what string, got, want []byte, sep string) {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		return
+	}
+	g, w := strings.Split(string(got), sep), strings.Split(string(want), sep)
+	for i := 0; i < len(g) && i < len(w); i++ {
+		if g[i] != w[i] {
+			t.Fatalf("%s differs at record %d:\n got %q\nwant %q", what, i, g[i], w[i])
+		}
+	}
+	t.Fatalf("%s: %d records, want %d", what, len(g), len(w))
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -540,37 +539,4 @@ func (s *Store) Attachment(ctx context.Context, id int64) (*models.Attachment, e
 		return nil, notFound(err, "Attachment")
 	}
 	return &a, nil
-}
-
-// ExportRow is one feedback item as exported.
-type ExportRow struct {
-	models.Feedback
-	ChangeKey string `json:"change_key" gorm:"column:change_key"`
-}
-
-// ExportFeedback calls fn for every item of a build, oldest first, reading
-// row by row (no reflection per row) so memory stays flat at any size.
-func (s *Store) ExportFeedback(ctx context.Context, buildID int64, fn func(*ExportRow) error) error {
-	rows, err := s.read(ctx).Raw(`SELECT f.id, f.build_id, f.change_id, f.tester_id, u.name, f.kind, f.severity, f.title, f.body,
-		f.platform_os, f.platform_device, f.platform_client_version, f.status, f.duplicate_of, f.duplicates,
-		f.comment_count, f.attachment_count, f.last_staff_reply_at, f.created_at, f.updated_at, COALESCE(c."key", '')
-		FROM feedback f JOIN users u ON u.id = f.tester_id LEFT JOIN changes c ON c.id = f.change_id
-		WHERE f.build_id = ? ORDER BY f.id`, buildID).Rows()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var r ExportRow
-	for rows.Next() {
-		r = ExportRow{}
-		if err := rows.Scan(&r.ID, &r.BuildID, &r.ChangeID, &r.TesterID, &r.TesterName, &r.Kind, &r.Severity, &r.Title, &r.Body,
-			&r.Platform.OS, &r.Platform.Device, &r.Platform.ClientVersion, &r.Status, &r.DuplicateOf, &r.Duplicates,
-			&r.CommentCount, &r.AttachmentCount, &r.LastStaffReplyAt, &r.CreatedAt, &r.UpdatedAt, &r.ChangeKey); err != nil {
-			return fmt.Errorf("export row: %w", err)
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
