@@ -130,7 +130,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		s.version.Add(1)
 		answer()
 		if results[0] == nil {
-			s.wakeups.wake()
+			s.committed()
 		}
 		return
 	}
@@ -186,7 +186,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		return
 	}
 	answer()
-	s.wakeups.wake()
+	s.committed()
 }
 
 // saved runs fn in a savepoint, rolled back if fn fails. jobErr is fn's

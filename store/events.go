@@ -55,6 +55,19 @@ func (w *waker) wake() {
 // for new events (and poll as well, for commits by other replicas).
 func (s *Store) Changed() <-chan struct{} { return s.wakeups.wait() }
 
+// OutboxChanged is closed at the next commit of this process that queued a
+// webhook delivery (see hookProduct); the worker also polls, for the
+// deliveries other replicas queue and for retries that come due.
+func (s *Store) OutboxChanged() <-chan struct{} { return s.outboxWakeups.wait() }
+
+// committed wakes whoever waits for what a commit just made visible.
+func (s *Store) committed() {
+	if s.outboxQueued.Swap(false) {
+		s.outboxWakeups.wake()
+	}
+	s.wakeups.wake()
+}
+
 // emit appends an event to a build's stream inside the caller's transaction.
 func (s *Store) emit(tx *gorm.DB, buildID int64, typ string, data map[string]any) error {
 	data["build_id"] = buildID

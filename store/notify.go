@@ -55,6 +55,8 @@ func (s *Store) listenOnce(ctx context.Context) error {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
 		}
+		// Another replica committed: it may have queued deliveries too.
+		s.outboxWakeups.wake()
 		s.wakeups.wake()
 	}
 }

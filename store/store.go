@@ -75,6 +75,10 @@ type Store struct {
 	DataDir string
 	now     func() time.Time
 	wakeups waker
+	// outboxQueued says a write queued a webhook delivery since the last
+	// commit; outboxWakeups wakes the delivery worker.
+	outboxQueued  atomic.Bool
+	outboxWakeups waker
 	// url is the PostgreSQL URL, for the LISTEN connection.
 	url string
 	// batch groups concurrent writes into shared transactions (SQLite only).
@@ -282,7 +286,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if err := s.w.WithContext(ctx).Transaction(fn); err != nil {
 		return err
 	}
-	s.wakeups.wake()
+	s.committed()
 	return nil
 }
 

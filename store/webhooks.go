@@ -112,6 +112,9 @@ func (s *Store) hookProduct(tx *gorm.DB, productID int64, b *models.Build, event
 			return err
 		}
 	}
+	// Set before the commit: a commit of another write may take it first
+	// and wake the worker too early (PostgreSQL); its poll then finds it.
+	s.outboxQueued.Store(true)
 	return nil
 }
 

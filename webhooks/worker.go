@@ -76,7 +76,7 @@ func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
-		changed := w.Store.Changed()
+		changed := w.Store.OutboxChanged()
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			w.Log.Warn("webhook delivery", "error", err)
 		}

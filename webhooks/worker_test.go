@@ -190,3 +190,49 @@ func TestSlackFormatAndGivingUp(t *testing.T) {
 		t.Fatalf("%d attempts after giving up", n)
 	}
 }
+
+// A running worker is woken by the commit that queues a delivery, not by
+// its poll, and writes that queue nothing leave it asleep.
+func TestWorkerWokenByQueuedDelivery(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	admin, product, build := fixture(t, st)
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	hook := &models.Webhook{ProductID: product, URL: srv.URL, Events: models.EventBuildPromoted, Secret: "a-very-secret-secret", Format: "json"}
+	if err := st.CreateWebhook(ctx, admin, hook); err != nil {
+		t.Fatal(err)
+	}
+	w := fastWorker(st)
+	w.Poll = time.Hour
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// A write that queues nothing: the outbox wake stays unfired.
+	waiting := st.OutboxChanged()
+	if err := st.CreateProduct(ctx, admin, &models.Product{Name: "Other", Slug: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-waiting:
+		t.Fatal("a write that queued no delivery woke the worker")
+	default:
+	}
+	if _, err := st.Promote(ctx, admin, build, models.StageStaging); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rcv.received()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery waited for the hourly poll")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
