@@ -226,6 +226,17 @@ func (e *batchEffects) flush(tx *gorm.DB) error {
 	return execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) VALUES ", "", 6, e.audit)
 }
 
+// bumpGrants adds to a count column of grants (feedback_count or
+// vote_count) and marks them active at now.
+func bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now time.Time) error {
+	args := make([]any, 0, 3*len(adds))
+	for id, n := range adds {
+		args = append(args, id, n, now)
+	}
+	return execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.column2, last_active_at = v.column3 FROM (VALUES ",
+		") AS v WHERE grants.id = v.column1", 3, args)
+}
+
 // nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
 func nextID(tx *gorm.DB, table string) (int64, error) {
 	var id int64
@@ -433,13 +444,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	if err != nil {
 		return err
 	}
-	args = args[:0]
-	for gid, n := range grantAdds {
-		args = append(args, gid, n, now)
-	}
-	err = execRows(tx, `UPDATE grants SET feedback_count = feedback_count + v.column2, last_active_at = v.column3 FROM (VALUES `,
-		`) AS v WHERE grants.id = v.column1`, 3, args)
-	if err != nil {
+	if err := bumpGrants(tx, "feedback_count", grantAdds, now); err != nil {
 		return err
 	}
 	for cid, c := range open {
@@ -600,13 +605,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 	if err != nil {
 		return err
 	}
-	args = args[:0]
-	for gid, n := range grantAdds {
-		args = append(args, gid, n, now)
-	}
-	err = execRows(tx, `UPDATE grants SET vote_count = vote_count + v.column2, last_active_at = v.column3 FROM (VALUES `,
-		`) AS v WHERE grants.id = v.column1`, 3, args)
-	if err != nil {
+	if err := bumpGrants(tx, "vote_count", grantAdds, now); err != nil {
 		return err
 	}
 	for id, a := range after {
