@@ -103,14 +103,9 @@ func (rc *reportCache) get(st *store.Store, id int64, render func() ([]byte, err
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.body != nil {
-		if e.version == version {
-			return e.body, nil
-		}
-		// Rendered while this request waited: newer than what it asked for.
-		if e.version > version {
-			return e.body, nil
-		}
+	// A report rendered while this request waited is newer than it needs.
+	if e.body != nil && e.version >= version {
+		return e.body, nil
 	}
 	version, _ = st.DataVersion() // read before the data
 	body, err := render()

@@ -37,30 +37,15 @@ type voteJob struct {
 // square of its parameter count.
 const maxParams = 480
 
-// execRows runs head + "(?,…),(?,…)" + tail over args, cols values a row,
-// in as few statements as maxParams allows.
-func execRows(tx *gorm.DB, head, tail string, cols int, args []any) error {
+// inChunks splits args, cols values a row, into as few statements as
+// maxParams allows, and calls run with head + "(?,…),(?,…)" + tail and the
+// chunk's values.
+func inChunks(head, tail string, cols int, args []any, run func(query string, args []any) error) error {
 	per := maxParams / cols
-	var sb strings.Builder
+	row := "(" + strings.Repeat("?,", cols-1) + "?)"
 	for len(args) > 0 {
 		n := min(len(args)/cols, per)
-		sb.Reset()
-		sb.WriteString(head)
-		for r := range n {
-			if r > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteByte('(')
-			for c := range cols {
-				if c > 0 {
-					sb.WriteByte(',')
-				}
-				sb.WriteByte('?')
-			}
-			sb.WriteByte(')')
-		}
-		sb.WriteString(tail)
-		if err := tx.Exec(sb.String(), args[:n*cols]...).Error; err != nil {
+		if err := run(head+strings.Repeat(row+",", n-1)+row+tail, args[:n*cols]); err != nil {
 			return err
 		}
 		args = args[n*cols:]
@@ -68,33 +53,27 @@ func execRows(tx *gorm.DB, head, tail string, cols int, args []any) error {
 	return nil
 }
 
+// execRows runs head + "(?,…),(?,…)" + tail over args, cols values a row.
+func execRows(tx *gorm.DB, head, tail string, cols int, args []any) error {
+	return inChunks(head, tail, cols, args, func(q string, args []any) error { return tx.Exec(q, args...).Error })
+}
+
 // queryRows runs head + "(?,…),(?,…)" + tail as a query over args, cols
 // values a row, calling scan for every row of every chunk.
 func queryRows(tx *gorm.DB, head, tail string, cols int, args []any, scan func(*sql.Rows) error) error {
-	per := maxParams / cols
-	for len(args) > 0 {
-		n := min(len(args)/cols, per)
-		row := "(" + strings.Repeat("?,", cols-1) + "?)"
-		q := head + strings.Repeat(row+",", n-1) + row + tail
-		rows, err := tx.Raw(q, args[:n*cols]...).Rows()
+	return inChunks(head, tail, cols, args, func(q string, args []any) error {
+		rows, err := tx.Raw(q, args...).Rows()
 		if err != nil {
 			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			if err := scan(rows); err != nil {
-				rows.Close()
 				return err
 			}
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		args = args[n*cols:]
-	}
-	return nil
+		return rows.Err()
+	})
 }
 
 // grantKey is a tester's grant on a build.
