@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,48 +33,142 @@ type voteJob struct {
 	v                  *models.Vote
 }
 
-// maxParams bounds the parameters of one statement: the driver finds each
-// parameter by a linear search, so a statement's bind cost grows with the
-// square of its parameter count.
-const maxParams = 480
+// A batch's rows reach SQLite as one parameter: a JSON array of rows,
+// each an array of values, read back with jsonb_each. A statement's text,
+// its parse and its bind then stay the same size whatever the batch's (the
+// driver parses every statement and finds each parameter by a linear
+// search, so VALUES lists of hundreds of parameters cost more than the
+// writes).
 
-// inChunks splits args, cols values a row, into as few statements as
-// maxParams allows, and calls run with head + "(?,…),(?,…)" + tail and the
-// chunk's values.
-func inChunks(head, tail string, cols int, args []any, run func(query string, args []any) error) error {
-	per := maxParams / cols
-	row := "(" + strings.Repeat("?,", cols-1) + "?)"
-	for len(args) > 0 {
-		n := min(len(args)/cols, per)
-		if err := run(head+strings.Repeat(row+",", n-1)+row+tail, args[:n*cols]); err != nil {
-			return err
+// fromRows is "SELECT value->>0 AS c0, …, value->>(cols-1) AS c(cols-1)
+// FROM jsonb_each(?)": the rows of a rowsJSON parameter.
+func fromRows(cols int) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := range cols {
+		if i > 0 {
+			b.WriteString(", ")
 		}
-		args = args[n*cols:]
+		fmt.Fprintf(&b, "value->>%d AS c%d", i, i)
 	}
-	return nil
+	b.WriteString(" FROM jsonb_each(?)")
+	return b.String()
 }
 
-// execRows runs head + "(?,…),(?,…)" + tail over args, cols values a row.
-func execRows(tx *gorm.DB, head, tail string, cols int, args []any) error {
-	return inChunks(head, tail, cols, args, func(q string, args []any) error { return tx.Exec(q, args...).Error })
+// rowsJSON encodes args, cols values a row, as a JSON array of rows. Values
+// are stored as the driver stores its parameters: times in its format,
+// nil pointers as NULL.
+func rowsJSON(cols int, args []any) (string, error) {
+	b := make([]byte, 0, 64*len(args))
+	b = append(b, '[')
+	for i, v := range args {
+		switch {
+		case i%cols == 0 && i > 0:
+			b = append(b, "],["...)
+		case i == 0:
+			b = append(b, '[')
+		default:
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendJSONValue(b, v); err != nil {
+			return "", err
+		}
+	}
+	if len(args) > 0 {
+		b = append(b, ']')
+	}
+	return string(append(b, ']')), nil
 }
 
-// queryRows runs head + "(?,…),(?,…)" + tail as a query over args, cols
-// values a row, calling scan for every row of every chunk.
-func queryRows(tx *gorm.DB, head, tail string, cols int, args []any, scan func(*sql.Rows) error) error {
-	return inChunks(head, tail, cols, args, func(q string, args []any) error {
-		rows, err := tx.Raw(q, args...).Rows()
-		if err != nil {
+// driverTime is the format the SQLite driver writes times in.
+const driverTime = "2006-01-02 15:04:05.999999999-07:00"
+
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case *int64:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		return strconv.AppendInt(b, *x, 10), nil
+	case string:
+		return appendJSONString(b, x), nil
+	case *string:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		return appendJSONString(b, *x), nil
+	case time.Time:
+		return appendJSONString(b, x.Format(driverTime)), nil
+	}
+	return b, fmt.Errorf("rowsJSON: unsupported %T", v)
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// execRows runs query, whose one parameter is the rows of args, cols
+// values a row (read with fromRows).
+func execRows(tx *gorm.DB, query string, cols int, args []any) error {
+	if len(args) == 0 {
+		return nil
+	}
+	doc, err := rowsJSON(cols, args)
+	if err != nil {
+		return err
+	}
+	return tx.Exec(query, doc).Error
+}
+
+// queryRows runs query, whose one parameter is the rows of args, cols
+// values a row, calling scan for every row of the result.
+func queryRows(tx *gorm.DB, query string, cols int, args []any, scan func(*sql.Rows) error) error {
+	if len(args) == 0 {
+		return nil
+	}
+	doc, err := rowsJSON(cols, args)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Raw(query, doc).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	})
+	}
+	return rows.Err()
 }
 
 // grantKey is a tester's grant on a build.
@@ -94,7 +189,7 @@ func loadGrants(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKey]*writeGr
 	out := make(map[grantKey]*writeGrant, len(pairs))
 	err := queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
 		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
-		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (VALUES `, `)`, 2, args, func(rows *sql.Rows) error {
+		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+fromRows(2)+`)`, 2, args, func(rows *sql.Rows) error {
 		var tester int64
 		g := &writeGrant{}
 		b := &g.build
@@ -119,7 +214,7 @@ func loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change,
 		args = append(args, id)
 	}
 	err := queryRows(tx, `SELECT id, build_id, "key", title, keep_votes, revert_votes, open_low, open_medium, open_high, open_critical
-		FROM changes WHERE id IN (VALUES `, `)`, 1, args, func(rows *sql.Rows) error {
+		FROM changes WHERE id IN (`+fromRows(1)+`)`, 1, args, func(rows *sql.Rows) error {
 		c := &models.Change{}
 		if err := rows.Scan(&c.ID, &c.BuildID, &c.Key, &c.Title, &c.KeepVotes, &c.RevertVotes, &c.OpenLow, &c.OpenMedium, &c.OpenHigh, &c.OpenCritical); err != nil {
 			return fmt.Errorf("scan change: %w", err)
@@ -199,10 +294,10 @@ func (e *batchEffects) reflag(tx *gorm.DB, b *models.Build, before, after *model
 
 // flush writes the events and audit entries.
 func (e *batchEffects) flush(tx *gorm.DB) error {
-	if err := execRows(tx, "INSERT INTO build_events (build_id, type, data, at) VALUES ", "", 4, e.events); err != nil {
+	if err := execRows(tx, "INSERT INTO build_events (build_id, type, data, at) "+fromRows(4), 4, e.events); err != nil {
 		return err
 	}
-	return execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) VALUES ", "", 6, e.audit)
+	return execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) "+fromRows(6), 6, e.audit)
 }
 
 // bumpGrants adds to a count column of grants (feedback_count or
@@ -212,8 +307,8 @@ func bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now time.Time) e
 	for id, n := range adds {
 		args = append(args, id, n, now)
 	}
-	return execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.column2, last_active_at = v.column3 FROM (VALUES ",
-		") AS v WHERE grants.id = v.column1", 3, args)
+	return execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.c1, last_active_at = v.c2 FROM ("+fromRows(3)+
+		") AS v WHERE grants.id = v.c0", 3, args)
 }
 
 // nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
@@ -293,7 +388,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		return err
 	}
 	filed := map[idemKey]*models.Feedback{}
-	err = queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN (VALUES ", ")", 2, keyArgs,
+	err = queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN ("+fromRows(2)+")", 2, keyArgs,
 		func(rows *sql.Rows) error {
 			f := &models.Feedback{}
 			if err := scanFeedback(rows, f); err != nil {
@@ -397,7 +492,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		}
 	}
 	err = execRows(tx, `INSERT INTO feedback (id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
-		platform_client_version, status, idempotency_key, created_at, updated_at) VALUES `, "", 15, rows)
+		platform_client_version, status, idempotency_key, created_at, updated_at) `+fromRows(15), 15, rows)
 	if err != nil {
 		return err
 	}
@@ -418,8 +513,8 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	for cid, c := range open {
 		args = append(args, cid, c.low, c.medium, c.high, c.critical)
 	}
-	err = execRows(tx, `UPDATE changes SET open_low = open_low + v.column2, open_medium = open_medium + v.column3,
-		open_high = open_high + v.column4, open_critical = open_critical + v.column5 FROM (VALUES `, `) AS v WHERE changes.id = v.column1`, 5, args)
+	err = execRows(tx, `UPDATE changes SET open_low = open_low + v.c1, open_medium = open_medium + v.c2,
+		open_high = open_high + v.c3, open_critical = open_critical + v.c4 FROM (`+fromRows(5)+`) AS v WHERE changes.id = v.c0`, 5, args)
 	if err != nil {
 		return err
 	}
@@ -491,7 +586,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 	}
 	cast := map[voteKey]*models.Vote{} // the current vote of each pair
 	err = queryRows(tx, `SELECT id, change_id, build_id, tester_id, vote, comment, created_at, updated_at FROM votes
-		WHERE (change_id, tester_id) IN (VALUES `, `)`, 2, voteArgs, func(rows *sql.Rows) error {
+		WHERE (change_id, tester_id) IN (`+fromRows(2)+`)`, 2, voteArgs, func(rows *sql.Rows) error {
 		v := &models.Vote{}
 		if err := rows.Scan(&v.ID, &v.ChangeID, &v.BuildID, &v.TesterID, &v.Vote, &v.Comment, &v.CreatedAt, &v.UpdatedAt); err != nil {
 			return fmt.Errorf("scan vote: %w", err)
@@ -569,8 +664,9 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		v := cast[k]
 		rows = append(rows, v.ChangeID, v.BuildID, v.TesterID, v.Vote, v.Comment, v.CreatedAt, v.UpdatedAt)
 	}
-	err = execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) VALUES ",
-		" ON CONFLICT (change_id, tester_id) DO UPDATE SET vote = excluded.vote, comment = excluded.comment, updated_at = excluded.updated_at", 7, rows)
+	// "WHERE true" tells SQLite's parser that ON CONFLICT is not a join's ON.
+	err = execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) "+fromRows(7)+
+		" WHERE true ON CONFLICT (change_id, tester_id) DO UPDATE SET vote = excluded.vote, comment = excluded.comment, updated_at = excluded.updated_at", 7, rows)
 	if err != nil {
 		return err
 	}
@@ -579,8 +675,8 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		c := changes[id]
 		args = append(args, id, a.KeepVotes-c.KeepVotes, a.RevertVotes-c.RevertVotes)
 	}
-	err = execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.column2, revert_votes = revert_votes + v.column3 FROM (VALUES `,
-		`) AS v WHERE changes.id = v.column1`, 3, args)
+	err = execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.c1, revert_votes = revert_votes + v.c2 FROM (`+fromRows(3)+
+		`) AS v WHERE changes.id = v.c0`, 3, args)
 	if err != nil {
 		return err
 	}
