@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,7 +52,7 @@ const (
 const exportInts = colCreatedAt
 
 // ExportFeedback calls fn for every item of a build, oldest first, reading
-// row by row so memory stays flat at any size. The row and what it points
+// a few hundred rows at a time so memory stays flat at any size. The row and what it points
 // to are reused: fn must not keep them.
 //
 // On SQLite the row comes packed into one text (packedColumns): for each
@@ -71,68 +72,129 @@ func (s *Store) ExportFeedback(ctx context.Context, buildID int64, fn func(*Expo
 	if err != nil {
 		return err
 	}
+	// The rows are read on a goroutine of their own, a batch at a time,
+	// while this one decodes them and fn writes them out: the two halves
+	// of the work run on two cores.
+	batches := make(chan exportBatch, 2)
+	stop := make(chan struct{})
+	go readExport(rows, n, batches, stop)
+	defer func() {
+		close(stop)
+		for range batches { // until readExport has closed the rows
+		}
+	}()
+	var r ExportRow
+	for b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		for at := 0; at < len(b.vals); at += n {
+			f.vals = b.vals[at : at+n]
+			if err := f.row(&r, buildID); err != nil {
+				return err
+			}
+			if err := fn(&r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// exportBatchRows is how many rows readExport hands over at a time.
+const exportBatchRows = 256
+
+// exportBatch is rows of the export, n values a row, or the error that
+// ended the reading.
+type exportBatch struct {
+	vals []any
+	err  error
+}
+
+// readExport scans rows, n values a row, and sends them out in batches
+// until they end, an error, or stop; then it closes rows and out.
+func readExport(rows *sql.Rows, n int, out chan<- exportBatch, stop <-chan struct{}) {
+	defer close(out)
 	defer rows.Close()
-	// Scanning into any takes the driver's values as they are.
-	f.vals = make([]any, n)
+	send := func(b exportBatch) bool {
+		select {
+		case out <- b:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	// Scanning into any takes the driver's values as they are (texts and
+	// bytes are the row's own copies).
+	vals := make([]any, n)
 	dest := make([]any, n)
 	for i := range dest {
-		dest[i] = &f.vals[i]
+		dest[i] = &vals[i]
 	}
-	var (
-		r                  ExportRow
-		sev                string
-		changeID, dupOf    int64
-		lastReply          time.Time
-		sevOK, changeOK    bool
-		dupOK, lastReplyOK bool
-	)
+	batch := make([]any, 0, n*exportBatchRows)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("export row: %w", err)
+			send(exportBatch{err: fmt.Errorf("export row: %w", err)})
+			return
 		}
-		f.read()
-		r = ExportRow{}
-		r.ID = f.int(colID)
-		r.BuildID = f.int(colBuildID)
-		changeID, changeOK = f.nullInt(colChangeID)
-		r.TesterID = f.int(colTesterID)
-		dupOf, dupOK = f.nullInt(colDuplicateOf)
-		r.Duplicates = int(f.int(colDuplicates))
-		r.CommentCount = int(f.int(colCommentCount))
-		r.AttachmentCount = int(f.int(colAttachmentCount))
-		r.CreatedAt = f.time(colCreatedAt)
-		r.UpdatedAt = f.time(colUpdatedAt)
-		lastReply, lastReplyOK = f.nullTime(colLastStaffReplyAt)
-		r.Kind = f.text(colKind)
-		sev, sevOK = f.nullText(colSeverity)
-		r.Status = f.text(colStatus)
-		r.Title = f.text(colTitle)
-		r.Body = f.text(colBody)
-		r.Platform.OS = f.text(colOS)
-		r.Platform.Device = f.text(colDevice)
-		r.Platform.ClientVersion = f.text(colClientVersion)
-		r.TesterName = f.text(colTesterName)
-		r.ChangeKey = f.text(colChangeKey) // NULL without a change
-		if f.err != nil {
-			return fmt.Errorf("export row %d of build %d: %w", r.ID, buildID, f.err)
-		}
-		if changeOK {
-			r.ChangeID = &changeID
-		}
-		if dupOK {
-			r.DuplicateOf = &dupOf
-		}
-		if lastReplyOK {
-			r.LastStaffReplyAt = &lastReply
-		}
-		if sevOK {
-			r.Severity = &sev
-		}
-		if err := fn(&r); err != nil {
-			return err
+		batch = append(batch, vals...)
+		if len(batch) == cap(batch) {
+			if !send(exportBatch{vals: batch}) {
+				return
+			}
+			batch = make([]any, 0, n*exportBatchRows)
 		}
 	}
-	return rows.Err()
+	if len(batch) > 0 && !send(exportBatch{vals: batch}) {
+		return
+	}
+	if err := rows.Err(); err != nil {
+		send(exportBatch{err: err})
+	}
+}
+
+// row decodes the values in f.vals into r.
+func (f *exportFields) row(r *ExportRow, buildID int64) error {
+	var sevOK, changeOK, dupOK, lastReplyOK bool
+	f.read()
+	*r = ExportRow{}
+	r.ID = f.int(colID)
+	r.BuildID = f.int(colBuildID)
+	f.changeID, changeOK = f.nullInt(colChangeID)
+	r.TesterID = f.int(colTesterID)
+	f.dupOf, dupOK = f.nullInt(colDuplicateOf)
+	r.Duplicates = int(f.int(colDuplicates))
+	r.CommentCount = int(f.int(colCommentCount))
+	r.AttachmentCount = int(f.int(colAttachmentCount))
+	r.CreatedAt = f.time(colCreatedAt)
+	r.UpdatedAt = f.time(colUpdatedAt)
+	f.lastReply, lastReplyOK = f.nullTime(colLastStaffReplyAt)
+	r.Kind = f.text(colKind)
+	f.sev, sevOK = f.nullText(colSeverity)
+	r.Status = f.text(colStatus)
+	r.Title = f.text(colTitle)
+	r.Body = f.text(colBody)
+	r.Platform.OS = f.text(colOS)
+	r.Platform.Device = f.text(colDevice)
+	r.Platform.ClientVersion = f.text(colClientVersion)
+	r.TesterName = f.text(colTesterName)
+	r.ChangeKey = f.text(colChangeKey) // NULL without a change
+	if f.err != nil {
+		return fmt.Errorf("export row %d of build %d: %w", r.ID, buildID, f.err)
+	}
+	if changeOK {
+		r.ChangeID = &f.changeID
+	}
+	if dupOK {
+		r.DuplicateOf = &f.dupOf
+	}
+	if lastReplyOK {
+		r.LastStaffReplyAt = &f.lastReply
+	}
+	if sevOK {
+		r.Severity = &f.sev
+	}
+	return nil
 }
 
 // packedColumns is an SQLite expression that packs columns into one text:
@@ -190,6 +252,10 @@ type exportFields struct {
 	packed [nExportCols]string
 	valid  [nExportCols]bool
 	err    error
+	// What the row's pointers point to, reused from row to row.
+	sev             string
+	changeID, dupOf int64
+	lastReply       time.Time
 }
 
 // read takes the row just scanned into vals.

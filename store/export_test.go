@@ -3,15 +3,18 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
+	"playgate/models"
 )
 
 // Test hooks, compiled only into this package's tests.
@@ -176,3 +179,46 @@ func TestExportUnpackColumns(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// An export that fn stops early, or that its caller cancels, ends with that
+// error, and the goroutine reading the rows lets its connection go: more
+// stopped exports than the pool has readers still leave a full one possible.
+func TestExportStopsReading(t *testing.T) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s.Close()
+	w := newIngestWorld(t, s)
+	const n = 20*exportBatchRows + 7 // more than the batches in flight
+	must(t, s.SeedFeedback(context.Background(), w.open, w.t1, n, func(int, *models.Feedback) {}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	enough := errors.New("enough")
+	for i := range 20 {
+		seen := 0
+		err := s.ExportFeedback(ctx, w.open, func(*ExportRow) error {
+			if seen++; seen > exportBatchRows+10 {
+				return enough
+			}
+			return nil
+		})
+		if !errors.Is(err, enough) {
+			t.Fatalf("stop %d: %v, want fn's error", i, err)
+		}
+		stopped, stop := context.WithCancel(ctx)
+		seen = 0
+		err = s.ExportFeedback(stopped, w.open, func(*ExportRow) error {
+			if seen++; seen == 2*exportBatchRows {
+				stop()
+			}
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancel %d: %v after %d rows, want context.Canceled", i, err, seen)
+		}
+	}
+	var ids []int64
+	must(t, s.ExportFeedback(ctx, w.open, func(r *ExportRow) error { ids = append(ids, r.ID); return nil }))
+	if len(ids) != n || !slices.IsSorted(ids) {
+		t.Fatalf("full export: %d rows (sorted %v), want %d in id order", len(ids), slices.IsSorted(ids), n)
+	}
+}
