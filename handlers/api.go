@@ -49,6 +49,7 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	reports reportCache
+	tokens  tokenCache
 	secure  bool
 	// closing ends the event streams when the server shuts down.
 	closing   chan struct{}

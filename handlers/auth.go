@@ -27,11 +27,12 @@ func (a *API) authenticate(c *gin.Context) {
 		fail(c, http.StatusUnauthorized, "unauthorized", "Sign in first: send Authorization: Bearer <access token>.")
 		return
 	}
-	uid, sid, err := a.Keys.verify(token, a.store.Now())
+	v, err := a.tokens.verify(a.Keys, token, a.store.Now())
 	if err != nil {
 		fail(c, http.StatusUnauthorized, "unauthorized", "The access token is invalid or expired.")
 		return
 	}
+	uid, sid := v.userID, v.sessionID
 	u, err := a.store.Principal(c.Request.Context(), uid, sid)
 	if err != nil {
 		if errors.Is(err, store.ErrUnauthorized) {

@@ -444,3 +444,19 @@ func TestDisabledUserCutOff(t *testing.T) {
 	e.login(u)
 	e.must(200, "GET", "/api/v1/me", u.Token, nil)
 }
+
+// A token is verified once and then remembered, but every request still
+// checks it against the clock: not before it was issued, not after it ran
+// out.
+func TestRememberedTokenStillTimed(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	e.must(200, "GET", "/api/v1/me", e.admin.Token, nil)
+	e.must(200, "GET", "/api/v1/me", e.admin.Token, nil)
+	e.setClock(now.Add(-time.Hour))
+	wantError(t, e.do("GET", "/api/v1/me", e.admin.Token, nil), 401, "unauthorized", "")
+	e.setClock(now)
+	e.must(200, "GET", "/api/v1/me", e.admin.Token, nil)
+	e.setClock(now.Add(15*time.Minute + time.Second))
+	wantError(t, e.do("GET", "/api/v1/me", e.admin.Token, nil), 401, "unauthorized", "")
+}

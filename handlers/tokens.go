@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -46,9 +47,22 @@ func (k Keys) sign(userID, sessionID int64, role string, now time.Time) (string,
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, cl).SignedString(k.Current)
 }
 
+// verifiedToken is what a valid access token says, and when it is valid.
+type verifiedToken struct {
+	userID, sessionID int64
+	// The token is valid from notBefore (its iat, or its nbf if later)
+	// until just before expires.
+	notBefore, expires time.Time
+}
+
+// validAt tells whether the token is valid at now, as jwt checks it.
+func (v *verifiedToken) validAt(now time.Time) bool {
+	return !now.Before(v.notBefore) && now.Before(v.expires)
+}
+
 // verify checks an access token: HS256 only, a valid signature by the
 // current or previous key, and exp, iss and aud all present and right.
-func (k Keys) verify(token string, now time.Time) (userID, sessionID int64, err error) {
+func (k Keys) verify(token string, now time.Time) (verifiedToken, error) {
 	var last error
 	for _, key := range [][]byte{k.Current, k.Previous} {
 		if len(key) == 0 {
@@ -68,16 +82,61 @@ func (k Keys) verify(token string, now time.Time) (userID, sessionID int64, err 
 			if errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 				continue // maybe signed by the previous key
 			}
-			return 0, 0, err
+			return verifiedToken{}, err
 		}
 		uid, perr := strconv.ParseInt(cl.Subject, 10, 64)
 		if perr != nil || uid <= 0 || cl.SID <= 0 {
-			return 0, 0, fmt.Errorf("token lacks a valid sub or sid")
+			return verifiedToken{}, fmt.Errorf("token lacks a valid sub or sid")
 		}
-		return uid, cl.SID, nil
+		v := verifiedToken{userID: uid, sessionID: cl.SID, expires: cl.ExpiresAt.Time}
+		for _, at := range []*jwt.NumericDate{cl.IssuedAt, cl.NotBefore} {
+			if at != nil && at.After(v.notBefore) {
+				v.notBefore = at.Time
+			}
+		}
+		return v, nil
 	}
 	if last == nil {
 		last = errors.New("no key")
 	}
-	return 0, 0, last
+	return verifiedToken{}, last
+}
+
+// tokenCache keeps the access tokens verified lately. A client sends the
+// same token with every request; parsing it and checking its signature
+// was about a twentieth of the CPU a bug report costs. A token found here
+// is still checked against the clock; what else it says its signature
+// fixed. Sessions and users are checked on every request all the same
+// (store.Principal), and the keys only change with a restart.
+type tokenCache struct {
+	mu     sync.RWMutex
+	tokens map[string]verifiedToken
+}
+
+// maxCachedTokens bounds the cache; when full it starts again empty.
+const maxCachedTokens = 4096
+
+var errTokenTime = errors.New("token expired or not yet valid")
+
+// verify is Keys.verify, once per token.
+func (tc *tokenCache) verify(keys Keys, token string, now time.Time) (verifiedToken, error) {
+	tc.mu.RLock()
+	v, ok := tc.tokens[token]
+	tc.mu.RUnlock()
+	if !ok {
+		var err error
+		if v, err = keys.verify(token, now); err != nil {
+			return v, err
+		}
+		tc.mu.Lock()
+		if tc.tokens == nil || len(tc.tokens) >= maxCachedTokens {
+			tc.tokens = map[string]verifiedToken{}
+		}
+		tc.tokens[token] = v
+		tc.mu.Unlock()
+	}
+	if !v.validAt(now) {
+		return verifiedToken{}, errTokenTime
+	}
+	return v, nil
 }
