@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -16,6 +18,13 @@ import (
 // runs inside its own savepoint (so one that fails is rolled back alone),
 // and every caller gets its answer only after the shared COMMIT. A 201 still
 // means committed.
+//
+// On PostgreSQL only feedback is grouped, one savepoint per item: every
+// item updates its build's row, so one at a time they queue on that row's
+// lock and on a disk flush each. A batch can deadlock with
+// another replica's batch or another write (it holds more locks, longer);
+// then PostgreSQL rolls it back and its writes run again, each in a
+// transaction of its own, as they did before there was a batch.
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 64
@@ -157,6 +166,13 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		}
 		results[i], err = saved(tx, jobs[i].fn)
 	}
+	if s.dialect == Postgres && (err != nil || slices.ContainsFunc(results, retryable)) {
+		tx.Rollback()
+		s.oneByOne(jobs, results)
+		answer()
+		s.committed()
+		return
+	}
 	if err != nil {
 		// The transaction is in an unknown state: give it all up.
 		tx.Rollback()
@@ -189,6 +205,24 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	s.committed()
 }
 
+// retryable tells a PostgreSQL error that the same write may not meet
+// again: a deadlock, or a serialization failure.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
+// oneByOne runs the writes of a batch PostgreSQL rolled back, each in a
+// transaction of its own.
+func (s *Store) oneByOne(jobs []*writeJob, results []error) {
+	for i, j := range jobs {
+		results[i] = j.ctx.Err()
+		if results[i] == nil {
+			results[i] = s.w.Transaction(func(tx *gorm.DB) error { return runJob(tx, j.fn) })
+		}
+	}
+}
+
 // saved runs fn in a savepoint, rolled back if fn fails. jobErr is fn's
 // error; txErr says the transaction itself is in an unknown state.
 func saved(tx *gorm.DB, fn func(*gorm.DB) error) (jobErr, txErr error) {
@@ -206,23 +240,26 @@ func saved(tx *gorm.DB, fn func(*gorm.DB) error) (jobErr, txErr error) {
 }
 
 // ingestSet runs the writes idx of one kind together through set (one
-// savepoint for all). If set fails as a whole, they run again one by one,
-// each in its own savepoint, so that one bad write fails alone. The error
+// savepoint for all). If set fails as a whole, or on PostgreSQL, they run
+// one by one, each in its own savepoint, so that one bad write fails alone. The error
 // returned means the transaction is in an unknown state.
 func (s *Store) ingestSet(tx *gorm.DB, jobs []*writeJob, results []error, idx []int,
 	set func(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error) error {
 	if len(idx) == 0 {
 		return nil
 	}
-	setErr, err := saved(tx, func(tx *gorm.DB) error {
-		if s.setFault != nil {
-			return s.setFault
+	if s.dialect == SQLite { // the set-based SQL is SQLite's
+		setErr, err := saved(tx, func(tx *gorm.DB) error {
+			if s.setFault != nil {
+				return s.setFault
+			}
+			return set(tx, jobs, results, idx)
+		})
+		if err != nil || setErr == nil {
+			return err
 		}
-		return set(tx, jobs, results, idx)
-	})
-	if err != nil || setErr == nil {
-		return err
 	}
+	var err error
 	for _, i := range idx {
 		if results[i], err = saved(tx, jobs[i].fn); err != nil {
 			return err
@@ -242,10 +279,12 @@ func runJob(tx *gorm.DB, fn func(*gorm.DB) error) (err error) {
 	return fn(tx)
 }
 
-// ingest runs a feedback or vote write: in the group commit on SQLite,
-// in a transaction of its own on PostgreSQL.
+// ingest runs a feedback or vote write in the group commit; on
+// PostgreSQL, a vote in a transaction of its own (votes take no lock in
+// common, and one connection running them one after the other was slower
+// than many in parallel).
 func (s *Store) ingest(ctx context.Context, j *writeJob) error {
-	if s.batch == nil {
+	if s.dialect == Postgres && j.vote != nil {
 		return s.tx(ctx, j.fn)
 	}
 	j.ctx = ctx

@@ -50,6 +50,9 @@ func (p *principalCache) put(sessionID int64, u models.User, gen uint64) {
 
 // invalidate forgets every principal; writers call it after they commit.
 func (p *principalCache) invalidate() {
+	if p == nil { // PostgreSQL
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen++

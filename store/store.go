@@ -81,7 +81,8 @@ type Store struct {
 	outboxWakeups waker
 	// url is the PostgreSQL URL, for the LISTEN connection.
 	url string
-	// batch groups concurrent writes into shared transactions (SQLite only).
+	// batch groups concurrent writes into shared transactions (on
+	// PostgreSQL, feedback only).
 	batch *batcher
 	// checkpoints folds the WAL into the database (SQLite only).
 	checkpoints *checkpointer
@@ -168,6 +169,7 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(20)
 		s.w, s.r = db, db
+		s.startBatcher() // feedback only (batch.go)
 	default:
 		return nil, fmt.Errorf("PLAYGATE_DB must be empty (SQLite) or a postgres:// URL")
 	}
@@ -268,7 +270,7 @@ func (s *Store) Close() error {
 // DataVersion returned v is current for as long as DataVersion returns v.
 // ok is false on PostgreSQL, where other replicas write too.
 func (s *Store) DataVersion() (v uint64, ok bool) {
-	return s.version.Load(), s.batch != nil
+	return s.version.Load(), s.dialect == SQLite
 }
 
 // SetClock replaces the store's clock; tests use it to move time.
@@ -280,7 +282,7 @@ func (s *Store) Now() time.Time { return s.now() }
 // tx runs fn as one write transaction (on SQLite, in a savepoint of a
 // group commit), then wakes the event streams. It returns once committed.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	if s.batch != nil {
+	if s.dialect == SQLite {
 		return s.submit(ctx, fn)
 	}
 	if err := s.w.WithContext(ctx).Transaction(fn); err != nil {
