@@ -81,9 +81,6 @@ func rowsJSON(cols int, args []any) (string, error) {
 	return string(append(b, ']')), nil
 }
 
-// driverTime is the format the SQLite driver writes times in.
-const driverTime = "2006-01-02 15:04:05.999999999-07:00"
-
 func appendJSONValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
@@ -105,7 +102,8 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		}
 		return appendJSONString(b, *x), nil
 	case time.Time:
-		return appendJSONString(b, x.Format(driverTime)), nil
+		b = append(b, '"')
+		return append(x.AppendFormat(b, sqliteTime), '"'), nil // digits, signs, colons and a space
 	}
 	return b, fmt.Errorf("rowsJSON: unsupported %T", v)
 }
