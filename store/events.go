@@ -117,18 +117,33 @@ func (s *Store) reflag(tx *gorm.DB, policy models.Policy, before *models.Change)
 	if err := tx.First(&after, before.ID).Error; err != nil {
 		return err
 	}
+	event, payload := flagMoved(policy, before, &after)
+	if event == nil {
+		return nil
+	}
+	if err := s.emit(tx, after.BuildID, "flag", event); err != nil {
+		return err
+	}
+	if payload == nil {
+		return nil
+	}
+	return s.hook(tx, after.BuildID, models.EventChangeFlagged, payload)
+}
+
+// flagMoved compares a change's flag before and after a write. If it
+// moved, event is the stream event's data (without build_id), and payload
+// the change.flagged webhook's when the change became flagged.
+func flagMoved(policy models.Policy, before, after *models.Change) (event, payload map[string]any) {
 	was := models.FlagChange(policy, before.Votes(), before.OpenBugs())
 	now := models.FlagChange(policy, after.Votes(), after.OpenBugs())
 	if was.Flag.Flagged == now.Flag.Flagged {
-		return nil
+		return nil, nil
 	}
-	if err := s.emit(tx, after.BuildID, "flag", map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged,
-		"verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons}); err != nil {
-		return err
+	event = map[string]any{"change_id": after.ID, "key": after.Key, "flagged": now.Flag.Flagged, "verdict": now.Flag.Verdict,
+		"reasons": now.Flag.Reasons}
+	if now.Flag.Flagged {
+		payload = map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title, "reasons": now.Flag.Reasons,
+			"votes": now.Votes, "open_bugs": now.OpenBugs}
 	}
-	if !now.Flag.Flagged {
-		return nil
-	}
-	return s.hook(tx, after.BuildID, models.EventChangeFlagged, map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title,
-		"reasons": now.Flag.Reasons, "votes": now.Votes, "open_bugs": now.OpenBugs})
+	return event, payload
 }

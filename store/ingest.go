@@ -274,20 +274,18 @@ func (e *batchEffects) hook(tx *gorm.DB, b *models.Build, event string, payload 
 // reflag compares a change's flag before and after the batch, and reports
 // a move on the stream (and to webhooks when it became flagged).
 func (e *batchEffects) reflag(tx *gorm.DB, b *models.Build, before, after *models.Change) error {
-	was := models.FlagChange(b.Policy, before.Votes(), before.OpenBugs())
-	now := models.FlagChange(b.Policy, after.Votes(), after.OpenBugs())
-	if was.Flag.Flagged == now.Flag.Flagged {
+	event, payload := flagMoved(b.Policy, before, after)
+	if event == nil {
 		return nil
 	}
-	if err := e.event(after.BuildID, "flag", map[string]any{"build_id": after.BuildID, "change_id": after.ID, "key": after.Key,
-		"flagged": now.Flag.Flagged, "verdict": now.Flag.Verdict, "reasons": now.Flag.Reasons}); err != nil {
+	event["build_id"] = after.BuildID
+	if err := e.event(after.BuildID, "flag", event); err != nil {
 		return err
 	}
-	if !now.Flag.Flagged {
+	if payload == nil {
 		return nil
 	}
-	return e.hook(tx, b, models.EventChangeFlagged, map[string]any{"change_id": after.ID, "key": after.Key, "title": after.Title,
-		"reasons": now.Flag.Reasons, "votes": now.Votes, "open_bugs": now.OpenBugs})
+	return e.hook(tx, b, models.EventChangeFlagged, payload)
 }
 
 // flush writes the events and audit entries.
