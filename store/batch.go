@@ -156,7 +156,13 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 			other = append(other, i)
 		}
 	}
-	err := s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
+	var err error
+	if s.dialect == Postgres {
+		err = lockBatch(tx, jobs, feedback)
+	}
+	if err == nil {
+		err = s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
+	}
 	if err == nil {
 		err = s.ingestSet(tx, jobs, results, votes, s.ingestVotes)
 	}
@@ -203,6 +209,41 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	}
 	answer()
 	s.committed()
+}
+
+// lockBatch takes, at the start of a PostgreSQL batch, the row locks its
+// bug reports will take one by one: their grants, then their changes, then
+// their builds, each in id order. A single write takes them in that order
+// too (createFeedbackTx: grant, change, build), so neither another
+// replica's batch nor a write of its own can hold one of them while
+// waiting for another the batch holds.
+func lockBatch(tx *gorm.DB, jobs []*writeJob, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	var pairs [][]any
+	var changes, builds []int64
+	for _, i := range idx {
+		in := &jobs[i].feedback.in
+		pairs = append(pairs, []any{in.BuildID, in.TesterID})
+		builds = append(builds, in.BuildID)
+		if in.ChangeID != nil {
+			changes = append(changes, *in.ChangeID)
+		}
+	}
+	var ids []int64
+	if err := tx.Raw("SELECT id FROM grants WHERE (build_id, user_id) IN ? ORDER BY id FOR NO KEY UPDATE", pairs).Scan(&ids).Error; err != nil {
+		return fmt.Errorf("lock grants: %w", err)
+	}
+	if len(changes) > 0 {
+		if err := tx.Raw("SELECT id FROM changes WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", changes).Scan(&ids).Error; err != nil {
+			return fmt.Errorf("lock changes: %w", err)
+		}
+	}
+	if err := tx.Raw("SELECT id FROM builds WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", builds).Scan(&ids).Error; err != nil {
+		return fmt.Errorf("lock builds: %w", err)
+	}
+	return nil
 }
 
 // retryable tells a PostgreSQL error that the same write may not meet

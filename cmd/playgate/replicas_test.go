@@ -47,6 +47,61 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("votes on replica 1: %v", v)
 	}
 
+	// Testers file bugs at once through both replicas. Each replica groups
+	// its bug reports into shared transactions, and two such batches on one
+	// build may deadlock (one then runs again write by write): every report
+	// is answered 201, stored once and counted once.
+	const filers, each = 6, 8
+	var filerTokens []string
+	for i := 0; i < filers; i++ {
+		invite := r1.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/invites", bid), admin, map[string]string{"email": fmt.Sprintf("filer%d@example.com", i)}).obj(t)["token"].(string)
+		filerTokens = append(filerTokens, r2.must(201, "POST", "/api/v1/invites/redeem", "", map[string]string{"token": invite, "name": fmt.Sprintf("Filer %d", i),
+			"password": "filer-password"}).obj(t)["access_token"].(string))
+	}
+	var (
+		filed sync.WaitGroup
+		mu    sync.Mutex
+		bad   []string
+	)
+	for i, tok := range filerTokens {
+		for j := 0; j < each; j++ {
+			filed.Add(1)
+			go func(r *e2eServer, tok string, n int) {
+				defer filed.Done()
+				body := fmt.Sprintf(`{"kind":"bug","severity":"high","title":"Twin crash %d","change_id":%d}`, n, change)
+				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/builds/%d/feedback", r.base, bid), bytes.NewReader([]byte(body)))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					bad = append(bad, err.Error())
+					return
+				}
+				res.Body.Close()
+				if res.StatusCode != 201 {
+					bad = append(bad, fmt.Sprintf("report %d: status %d", n, res.StatusCode))
+				}
+			}([]*e2eServer{r1, r2}[(i+j)%2], tok, i*each+j)
+		}
+	}
+	filed.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("bug reports through both replicas: %v", bad)
+	}
+	rep = r2.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/report", bid), admin, nil).obj(t)
+	if n, high := field(rep, "totals", "feedback"), field(rep, "totals", "bugs", "high"); n != float64(filers*each) || high != float64(filers*each) {
+		t.Fatalf("report after %d reports: feedback %v, high bugs %v", filers*each, n, high)
+	}
+	if ob := field(rep, "changes").([]any)[0].(map[string]any)["open_bugs"].(map[string]any); ob["high"] != float64(filers*each) {
+		t.Fatalf("open bugs of the change after %d reports: %v", filers*each, ob)
+	}
+	list := r1.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback?limit=100", bid), admin, nil).obj(t)
+	if items := list["items"].([]any); len(items) != filers*each {
+		t.Fatalf("feedback list: %d items, want %d", len(items), filers*each)
+	}
+
 	// Login throttling counts failures across both replicas.
 	for i := 0; i < 5; i++ {
 		r := []*e2eServer{r1, r2}[i%2]
