@@ -351,14 +351,6 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 	if f.ChangeID != nil {
 		q = q.Where("feedback.change_id = ?", *f.ChangeID)
 	}
-	if strings.TrimSpace(f.Q) != "" {
-		words := searchWords(f.Q, 1, 8)
-		if len(words) == 0 {
-			return []models.Feedback{}, "", nil // nothing searchable can match
-		}
-		cond, arg := s.fullText(words)
-		q = q.Where(cond, arg)
-	}
 	if f.Page.After > 0 {
 		q = q.Where("feedback.id < ?", f.Page.After)
 	}
@@ -366,8 +358,23 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
+	page := func(q *gorm.DB) ([]models.Feedback, error) {
+		var out []models.Feedback
+		err := q.Order("feedback.id DESC").Limit(limit + 1).Find(&out).Error
+		return out, err
+	}
 	var out []models.Feedback
-	if err := q.Order("feedback.id DESC").Limit(limit + 1).Find(&out).Error; err != nil {
+	var err error
+	if strings.TrimSpace(f.Q) == "" {
+		out, err = page(q)
+	} else {
+		words := searchWords(f.Q, 1, 8)
+		if len(words) == 0 {
+			return []models.Feedback{}, "", nil // nothing searchable can match
+		}
+		out, err = s.searchPage(q.Session(&gorm.Session{}), words, f.Page.After, limit, page)
+	}
+	if err != nil {
 		return nil, "", err
 	}
 	if len(out) > limit {
@@ -376,6 +383,32 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 	}
 	return out, "", nil
 }
+
+// searchPage reads a page of q's items that match words. On SQLite it
+// first looks among the newest searchWindow matches of the whole index
+// (below the page's cursor): if that fills the page, the page is the one
+// a search of every match gives, since those are the newest matches. A
+// common word matches a large part of a big build, and checking every
+// match of it is what made such a search slow.
+func (s *Store) searchPage(q *gorm.DB, words []string, after int64, limit int,
+	page func(*gorm.DB) ([]models.Feedback, error)) ([]models.Feedback, error) {
+	cond, match := s.fullText(words)
+	if s.dialect == SQLite {
+		below := after
+		if below <= 0 {
+			below = math.MaxInt64
+		}
+		out, err := page(q.Where(`feedback.id IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid < ?
+			ORDER BY rowid DESC LIMIT ?)`, match, below, searchWindow))
+		if err != nil || len(out) > limit {
+			return out, err
+		}
+	}
+	return page(q.Where(cond, match))
+}
+
+// searchWindow is how many of the newest matches searchPage looks at first.
+const searchWindow = 2000
 
 // Feedback loads one item with its tester's name.
 func (s *Store) Feedback(ctx context.Context, id int64) (*models.Feedback, error) {
