@@ -21,10 +21,11 @@ import (
 //
 // On PostgreSQL only feedback is grouped, one savepoint per item: every
 // item updates its build's row, so one at a time they queue on that row's
-// lock and on a disk flush each. A batch can deadlock with
-// another replica's batch or another write (it holds more locks, longer);
-// then PostgreSQL rolls it back and its writes run again, each in a
-// transaction of its own, as they did before there was a batch.
+// lock and on a disk flush each. A batch holds more locks, longer, than one
+// write: it takes them up front, in the order single writes take them
+// (lockBatch). If it still meets a deadlock or a serialization failure,
+// PostgreSQL rolls it back and its writes run again, each in a transaction
+// of its own, as they did before there was a batch.
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 64
@@ -282,8 +283,8 @@ func saved(tx *gorm.DB, fn func(*gorm.DB) error) (jobErr, txErr error) {
 
 // ingestSet runs the writes idx of one kind together through set (one
 // savepoint for all). If set fails as a whole, or on PostgreSQL, they run
-// one by one, each in its own savepoint, so that one bad write fails alone. The error
-// returned means the transaction is in an unknown state.
+// one by one, each in its own savepoint, so that one bad write fails
+// alone. The error returned means the transaction is in an unknown state.
 func (s *Store) ingestSet(tx *gorm.DB, jobs []*writeJob, results []error, idx []int,
 	set func(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error) error {
 	if len(idx) == 0 {
