@@ -220,19 +220,7 @@ func exportDB(t *testing.T, e *env) (*sql.DB, func(string) string) {
 	}
 	q := func(s string) string { return s }
 	if e.store.Dialect() == store.Postgres {
-		q = func(s string) string {
-			var b strings.Builder
-			n := 0
-			for _, r := range s {
-				if r == '?' {
-					n++
-					b.WriteString("$" + strconv.Itoa(n))
-					continue
-				}
-				b.WriteRune(r)
-			}
-			return b.String()
-		}
+		q = store.DollarPlaceholders
 	}
 	return db, q
 }

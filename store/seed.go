@@ -527,7 +527,7 @@ func (l *loader) run(st seedStmt) error {
 	}
 	q := st.sql
 	if st.w == nil && l.dialect == Postgres {
-		q = dollarPlaceholders(q)
+		q = DollarPlaceholders(q)
 	}
 	if _, err := l.tx.ExecContext(l.ctx, q, st.args...); err != nil {
 		if st.w != nil {
@@ -587,8 +587,9 @@ func (l *loader) commit() error {
 	return err
 }
 
-// dollarPlaceholders turns ? placeholders into PostgreSQL's $1, $2, ….
-func dollarPlaceholders(query string) string {
+// DollarPlaceholders turns ? placeholders into PostgreSQL's $1, $2, …,
+// for statements sent through database/sql rather than gorm.
+func DollarPlaceholders(query string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range query {

@@ -47,6 +47,22 @@ func (r *receiver) received() []received {
 }
 
 // fixture makes a product with a build in qc, and an admin.
+// freshWorld is a store on a new folder with fixture's rows, and a
+// receiver served over HTTP; both close when the test ends.
+func freshWorld(t *testing.T) (st *store.Store, admin, product, build int64, rcv *receiver, srv *httptest.Server) {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	admin, product, build = fixture(t, st)
+	rcv = &receiver{}
+	srv = httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	return st, admin, product, build, rcv, srv
+}
+
 func fixture(t *testing.T, st *store.Store) (admin, product, build int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -155,15 +171,7 @@ func TestDeliveryRetriesAcrossARestart(t *testing.T) {
 
 func TestSlackFormatAndGivingUp(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	admin, product, build := fixture(t, st)
-	rcv := &receiver{}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
+	st, admin, product, build, rcv, srv := freshWorld(t)
 	slack := &models.Webhook{ProductID: product, URL: srv.URL, Events: "build.promoted,change.decided", Secret: "another-secret-value", Format: "slack"}
 	dead := &models.Webhook{ProductID: product, URL: "http://127.0.0.1:1/unreachable", Events: "build.promoted", Secret: "another-secret-value", Format: "json"}
 	for _, h := range []*models.Webhook{slack, dead} {
@@ -196,15 +204,7 @@ func TestSlackFormatAndGivingUp(t *testing.T) {
 func TestWorkerWokenByQueuedDelivery(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	admin, product, build := fixture(t, st)
-	rcv := &receiver{}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
+	st, admin, product, build, rcv, srv := freshWorld(t)
 	hook := &models.Webhook{ProductID: product, URL: srv.URL, Events: models.EventBuildPromoted, Secret: "a-very-secret-secret", Format: "json"}
 	if err := st.CreateWebhook(ctx, admin, hook); err != nil {
 		t.Fatal(err)
