@@ -80,6 +80,10 @@ func TestE2E(t *testing.T) {
 		t.Parallel()
 		e2eInvalidConfig(t, bin)
 	})
+	t.Run("Seed", func(t *testing.T) {
+		t.Parallel()
+		e2eSeed(t, bin)
+	})
 }
 
 // e2eBuild compiles ./cmd/playgate into the test's temporary folder.
@@ -986,6 +990,89 @@ func e2eCommands(t *testing.T, bin string) {
 	if code == 0 {
 		t.Errorf("healthcheck with no server: exit 0: %s", out)
 	}
+}
+
+// e2eSeed fills a new data folder with "playgate seed", checks the file it
+// leaves, serves it and reads the seeded build as its staff and testers do;
+// bad arguments are refused before anything is written.
+func e2eSeed(t *testing.T, bin string) {
+	data := t.TempDir()
+	env := map[string]string{"PLAYGATE_DATA": data}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--changes", "0"}, "seed needs --feedback and --votes ≥ 0, --changes, --testers and --builds ≥ 1"},
+		{[]string{"--feedback", "-1"}, "seed needs --feedback and --votes ≥ 0"},
+		{[]string{"--password", "short"}, "the password must be at least 10 characters"},
+	} {
+		out, code := e2eRun(t, bin, env, "", append([]string{"seed", "--quiet"}, tc.args...)...)
+		if code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("seed %v: exit %d, want a failure saying %q: %s", tc.args, code, tc.want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "playgate.db")); err == nil {
+		t.Errorf("a refused seed made a database")
+	}
+
+	args := []string{"seed", "--quiet", "--feedback", "3000", "--votes", "400", "--changes", "12", "--testers", "40", "--password", "seeded-password-1"}
+	out, code := e2eRun(t, bin, env, "", args...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var res struct {
+		BuildID   int64            `json:"build_id"`
+		Staff     []string         `json:"staff"`
+		Testers   string           `json:"testers"`
+		Rows      map[string]int64 `json:"rows"`
+		TotalRows int64            `json:"total_rows"`
+	}
+	if code != 0 || json.Unmarshal([]byte(lines[len(lines)-1]), &res) != nil {
+		t.Fatalf("seed: exit %d: %s", code, out)
+	}
+	var sum int64
+	for _, n := range res.Rows {
+		sum += n
+	}
+	if res.BuildID == 0 || res.Rows["feedback"] < 3000 || res.Rows["votes"] < 400 || sum != res.TotalRows || len(res.Staff) != 3 {
+		t.Fatalf("seed summary: %+v", res)
+	}
+	// The load ran through a rollback journal: the file must be back in
+	// write-ahead mode, and whole.
+	file := filepath.Join(data, "playgate.db")
+	e2eIntegrityCheck(t, file)
+	db, err := gorm.Open(sqlite.Open("file:"+file+"?_pragma=query_only(1)"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	err = db.Raw("PRAGMA journal_mode").Scan(&mode).Error
+	if sqlDB, derr := db.DB(); derr == nil {
+		sqlDB.Close()
+	}
+	if err != nil || mode != "wal" {
+		t.Fatalf("journal mode after seeding: %q %v, want wal", mode, err)
+	}
+
+	s := e2eStart(t, bin, env)
+	admin := s.login(res.Staff[0], "seeded-password-1")
+	rep := s.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/report", res.BuildID), admin, nil).obj(t)
+	if field(rep, "totals", "feedback") != 3000.0 || field(rep, "totals", "testers_granted") != 40.0 {
+		t.Errorf("report of the seeded build: %v", rep["totals"])
+	}
+	if changes, _ := rep["changes"].([]any); len(changes) != 12 {
+		t.Errorf("report has %d changes, want 12", len(changes))
+	}
+	tester := s.login(strings.Replace(res.Testers, "{n}", "1", 1), "seeded-password-1")
+	list := s.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/feedback?limit=5", res.BuildID), tester, nil).items(t)
+	if len(list) == 0 {
+		t.Errorf("tester 1 sees none of their seeded feedback")
+	}
+	me := id(t, s.must(200, "GET", "/api/v1/me", tester, nil).obj(t)["id"])
+	for _, it := range list {
+		if id(t, it["tester_id"]) != me || id(t, it["build_id"]) != res.BuildID {
+			t.Errorf("tester 1 (user %d) lists an item not theirs: %v", me, it)
+		}
+	}
+	s.stop()
 }
 
 // e2eInvalidConfig: bad settings stop the server before it listens, with a
