@@ -93,6 +93,11 @@ func (s *Store) ExportFeedback(ctx context.Context, buildID int64, fn func(*Expo
 		if b.err != nil {
 			return b.err
 		}
+		// database/sql ends the rows when ctx ends, but from a goroutine
+		// of its own: a short export could be read to its end first.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		for at := 0; at < len(b.vals); at += n {
 			f.vals = b.vals[at : at+n]
 			if err := f.row(&r, buildID); err != nil {
