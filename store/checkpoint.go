@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -20,9 +21,12 @@ import (
 const checkpointEvery = 100 * time.Millisecond
 
 type checkpointer struct {
-	db   *sql.DB
-	stop chan struct{}
-	done chan struct{}
+	db *sql.DB
+	// paused is held while the checkpointer must keep no connection open
+	// (see Store.quiesce).
+	paused sync.Mutex
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func startCheckpointer(dsn string) (*checkpointer, error) {
@@ -47,11 +51,27 @@ func (c *checkpointer) run() {
 		case <-c.stop:
 			return
 		case <-t.C:
+			if !c.paused.TryLock() {
+				continue
+			}
 			// A failure (the database busy or closing) is retried at the
 			// next tick; the log only grows meanwhile.
 			c.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			c.paused.Unlock()
 		}
 	}
+}
+
+// pause closes the checkpointer's connection and keeps it from opening
+// another until resume.
+func (c *checkpointer) pause() {
+	c.paused.Lock()
+	c.db.SetMaxIdleConns(0)
+}
+
+func (c *checkpointer) resume() {
+	c.db.SetMaxIdleConns(1)
+	c.paused.Unlock()
 }
 
 // close stops the checkpointer and folds the whole log into the database.
@@ -63,4 +83,21 @@ func (c *checkpointer) close() error {
 		err = cerr
 	}
 	return err
+}
+
+// quiesce closes the SQLite connections of the store that sit idle, other
+// than the writer's, and keeps the checkpointer from opening one until the
+// returned func runs. Readers opened meanwhile (a request) are not held
+// back: this only gives a bulk load its chance to have the database alone.
+func (s *Store) quiesce() (resume func()) {
+	rdb, err := s.r.DB()
+	if err != nil || s.checkpoints == nil {
+		return func() {}
+	}
+	s.checkpoints.pause()
+	rdb.SetMaxIdleConns(0)
+	return func() {
+		rdb.SetMaxIdleConns(sqliteReaders)
+		s.checkpoints.resume()
+	}
 }

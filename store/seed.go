@@ -296,6 +296,7 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 	l := &loader{ctx: context.WithoutCancel(ctx), stop: ctx, conn: conn, dialect: s.dialect,
 		staged: map[string]string{}}
 	restore := func() error { return nil }
+	resume := func() {}
 	defer func() {
 		if l.tx != nil {
 			_ = l.tx.Rollback()
@@ -306,6 +307,7 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 			}
 		}
 		err = errors.Join(err, restore(), conn.Close())
+		resume()
 	}()
 	fresh := false
 	if s.dialect == SQLite {
@@ -321,12 +323,6 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 			set["temp_store"] = "1"
 			// CREATE INDEX sorts on every core.
 			set["threads"] = strconv.Itoa(runtime.NumCPU())
-			// Pages go once, straight to the database file: through the
-			// write-ahead log they were written twice, to the log and
-			// again at the checkpoint. A rollback journal keeps nothing
-			// for the pages a transaction adds to the end of the file, and
-			// a failure still leaves the tables as they were.
-			set["journal_mode"] = "delete"
 		} else {
 			// Statement journals in memory; the page cache holds the
 			// indexes kept row by row.
@@ -337,6 +333,15 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 			return err
 		}
 		restore = undo
+		if fresh {
+			resume = s.quiesce()
+			if l.rollbackJournal() {
+				restore = func() error {
+					_, err := l.conn.ExecContext(l.ctx, "PRAGMA journal_mode = wal")
+					return errors.Join(err, undo())
+				}
+			}
+		}
 	}
 	if err := l.begin(); err != nil {
 		return err
@@ -401,6 +406,21 @@ func (l *loader) pragmas(set map[string]string) (func() error, error) {
 		}
 	}
 	return restore, nil
+}
+
+// rollbackJournal moves the database from write-ahead logging to a
+// rollback journal for a load into empty tables, and tells whether it did.
+// Pages then go once, straight to the database file: through the log they
+// were written twice, to the log and again at the checkpoint. A rollback
+// journal keeps nothing for the pages a transaction adds to the end of the
+// file, and a failure still leaves the tables as they were. SQLite allows
+// the move only while no other connection has the database open (it
+// answers "database is locked" at once otherwise): the load then stays in
+// WAL mode, slower but the same.
+func (l *loader) rollbackJournal() bool {
+	var mode string
+	err := l.conn.QueryRowContext(l.ctx, "PRAGMA journal_mode = delete").Scan(&mode)
+	return err == nil && mode == "delete"
 }
 
 // empty tells whether tables are all empty.

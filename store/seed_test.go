@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -248,5 +250,46 @@ func TestSeedIsReproducible(t *testing.T) {
 	}
 	if dumps[0] != dumps[1] {
 		t.Fatal("the same seed made different data sets")
+	}
+}
+
+// TestSeedBesideAnotherConnection seeds empty tables while another
+// connection has the database open: the load cannot leave WAL mode then
+// (SQLite answers "database is locked" at once), and must load everything
+// all the same.
+func TestSeedBesideAnotherConnection(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions(t)
+	st, err := store.Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Dialect() != store.SQLite {
+		t.Skip("SQLite only: the journal mode")
+	}
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "playgate.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var before int
+	if err := other.QueryRow("SELECT COUNT(*) FROM feedback").Scan(&before); err != nil || before != 0 {
+		t.Fatalf("%d items before the seed (%v)", before, err)
+	}
+	hash, err := models.HashPassword("seed-test-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Seed(ctx, store.SeedSpec{Feedback: 2000, Votes: 300, Changes: 8, Testers: 30, PasswordHash: hash}); err != nil {
+		t.Fatalf("seed beside another connection: %v", err)
+	}
+	var after int
+	var mode string
+	if err := other.QueryRow("SELECT COUNT(*) FROM feedback").Scan(&after); err != nil || after < 2000 {
+		t.Fatalf("after the seed the other connection sees %d items (%v)", after, err)
+	}
+	if err := other.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal mode %q (%v), want wal", mode, err)
 	}
 }

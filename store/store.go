@@ -65,6 +65,9 @@ const (
 // corruption bug of earlier releases.
 const minSQLite = "3.51.3"
 
+// sqliteReaders is how many connections SQLite's read pool holds.
+const sqliteReaders = 8
+
 // Store is the database behind Playgate. On SQLite, writes go through one
 // connection (w) so they never race for the lock, and reads use their own
 // pool (r); on PostgreSQL both are the same pool.
@@ -151,8 +154,8 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		wdb.SetMaxIdleConns(1)
 		wdb.SetConnMaxLifetime(0)
 		rdb, _ := r.DB()
-		rdb.SetMaxOpenConns(8)
-		rdb.SetMaxIdleConns(8)
+		rdb.SetMaxOpenConns(sqliteReaders)
+		rdb.SetMaxIdleConns(sqliteReaders)
 		s.w, s.r = w, r
 		s.principals = &principalCache{}
 		if s.checkpoints, err = startCheckpointer(dsn); err != nil {
