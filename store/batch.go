@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,16 @@ import (
 
 // maxBatch bounds how many writes share one transaction.
 const maxBatch = 64
+
+// batchYields is how many times the writer lets other goroutines run
+// before it closes a batch that is not full: requests already read but
+// still being decoded join the batch instead of waiting for the next one.
+// Each write shares the batch's fixed costs (its statements, the pages
+// every write touches, the commit) with more others. It costs a few
+// microseconds when nothing else is runnable. Measured, c = 64, alternating
+// runs: votes 12,061-12,600 -> 13,511-14,056 req/s, bug reports
+// 7,137-7,794 -> 7,423-7,930 req/s, p99 1-2 ms lower.
+const batchYields = 16
 
 // errClosed answers writes sent after Close.
 var errClosed = errors.New("the store is closed")
@@ -82,6 +93,7 @@ func (s *Store) runBatches() {
 	defer close(s.batch.done)
 	for first := range s.batch.jobs {
 		jobs := []*writeJob{first}
+		yields := 0
 	fill:
 		for len(jobs) < maxBatch {
 			select {
@@ -91,7 +103,11 @@ func (s *Store) runBatches() {
 				}
 				jobs = append(jobs, j)
 			default:
-				break fill
+				if yields == batchYields {
+					break fill
+				}
+				yields++
+				runtime.Gosched()
 			}
 		}
 		s.commitBatch(jobs)
