@@ -337,8 +337,10 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 			resume = s.quiesce()
 			if l.rollbackJournal() {
 				restore = func() error {
-					_, err := l.conn.ExecContext(l.ctx, "PRAGMA journal_mode = wal")
-					return errors.Join(err, undo())
+					if _, err := l.conn.ExecContext(l.ctx, "PRAGMA journal_mode = wal"); err != nil {
+						return errors.Join(fmt.Errorf("put the database back in WAL mode: %w", err), undo())
+					}
+					return undo()
 				}
 			}
 		}
