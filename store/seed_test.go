@@ -260,11 +260,7 @@ func TestSeedIsReproducible(t *testing.T) {
 func TestSeedBesideAnotherConnection(t *testing.T) {
 	ctx := context.Background()
 	opts := testOptions(t)
-	st, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openWith(t, opts)
 	if st.Dialect() != store.SQLite {
 		t.Skip("SQLite only: the journal mode")
 	}

@@ -18,7 +18,13 @@ func testOptions(t *testing.T) store.Options { return storetest.Options(t) }
 
 func openForTest(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), testOptions(t))
+	return openWith(t, testOptions(t))
+}
+
+// openWith opens a store on opts, closed when the test ends.
+func openWith(t *testing.T, opts store.Options) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -229,16 +235,7 @@ func TestConcurrentWriters(t *testing.T) {
 func TestTwoStoresOneFile(t *testing.T) {
 	ctx := context.Background()
 	opts := testOptions(t)
-	a, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := store.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openWith(t, opts), openWith(t, opts)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := 0; i < 32; i++ {

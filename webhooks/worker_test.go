@@ -46,7 +46,6 @@ func (r *receiver) received() []received {
 	return append([]received(nil), r.got...)
 }
 
-// fixture makes a product with a build in qc, and an admin.
 // freshWorld is a store on a new folder with fixture's rows, and a
 // receiver served over HTTP; both close when the test ends.
 func freshWorld(t *testing.T) (st *store.Store, admin, product, build int64, rcv *receiver, srv *httptest.Server) {
@@ -63,6 +62,7 @@ func freshWorld(t *testing.T) (st *store.Store, admin, product, build int64, rcv
 	return st, admin, product, build, rcv, srv
 }
 
+// fixture makes a product with a build in qc, and an admin.
 func fixture(t *testing.T, st *store.Store) (admin, product, build int64) {
 	t.Helper()
 	ctx := context.Background()
