@@ -111,6 +111,7 @@ func (s *Store) runBatches() {
 			}
 		}
 		s.commitBatch(jobs)
+		s.restartLog()
 	}
 }
 

@@ -139,9 +139,9 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		file := filepath.Join(o.DataDir, "playgate.db")
 		dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 		// The writer keeps statement journals (savepoints, multi-row
-		// statements) in memory, not in temporary files, and leaves most
-		// of the checkpoint work to the checkpointer (checkpoint.go).
-		w, err := gorm.Open(sqlite.Open(dsn+"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(4000)"), cfg)
+		// statements) in memory, not in temporary files, and never
+		// checkpoints inside a commit (checkpoint.go).
+		w, err := gorm.Open(sqlite.Open(dsn+"&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", file, err)
 		}

@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+// The writer never checkpoints inside a commit, yet the write-ahead log
+// starts over once it is long: it does not grow with what is written.
+func TestWALStartsOver(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.submit(ctx, func(tx *gorm.DB) error { return tx.Exec("CREATE TABLE filler (b BLOB)").Error }); err != nil {
+		t.Fatal(err)
+	}
+	// About three times walRestartFrames pages, 25 at a time, over
+	// several of the checkpointer's ticks.
+	const pagesPerWrite = 25
+	writes := 3 * walRestartFrames / pagesPerWrite
+	for range writes {
+		err := s.submit(ctx, func(tx *gorm.DB) error {
+			return tx.Exec("INSERT INTO filler VALUES (randomblob(?))", pagesPerWrite*4096).Error
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := os.Stat(filepath.Join(dir, "playgate.db-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := info.Size() / (4096 + 24)
+	if frames > 2*walRestartFrames {
+		t.Errorf("the log holds %d frames after %d pages written; it should have started over near %d", frames, writes*pagesPerWrite, walRestartFrames)
+	}
+	var n int
+	if err := s.r.Raw("SELECT count(*) FROM filler").Scan(&n).Error; err != nil || n != writes {
+		t.Errorf("filler rows %d (%v), want %d", n, err, writes)
+	}
+}
