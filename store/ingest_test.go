@@ -24,7 +24,7 @@ type ingestWorld struct {
 	t1, t2, t3, t4         int64
 }
 
-func newIngestWorld(t *testing.T, s *Store) ingestWorld {
+func newIngestWorld(t testing.TB, s *Store) ingestWorld {
 	t.Helper()
 	ctx := context.Background()
 	var w ingestWorld
@@ -63,7 +63,7 @@ func newIngestWorld(t *testing.T, s *Store) ingestWorld {
 	return w
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
