@@ -612,6 +612,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 
 	// The checks and the counts, in the order of castVoteTx.
 	after := map[int64]*models.Change{}
+	var voted []*models.Change // the changes voted on, in first-seen order
 	buildOf := map[int64]*models.Build{}
 	grantAdds := map[int64]int{}
 	var written []voteKey // pairs to write, in first-seen order
@@ -638,6 +639,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 			copied := *c
 			a = &copied
 			after[c.ID] = a
+			voted = append(voted, c)
 			buildOf[c.BuildID] = &g.build
 		}
 		k := voteKey{c.ID, j.testerID}
@@ -660,15 +662,20 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		}
 		copied := *v
 		j.v = &copied
-		if err := e.event(c.BuildID, "vote", voteEvent{c.BuildID, c.ID}); err != nil {
-			return err
-		}
 		if err := e.auditEntry(j.testerID, "vote.cast", "change", c.ID, voteAudit{j.vote}); err != nil {
 			return err
 		}
 	}
 	if len(written) == 0 {
 		return nil
+	}
+	// One stream event per change whose votes moved, as a vote in a
+	// commit of its own sends: the stream tells readers to reload, and
+	// thirty votes on a change in one batch need one reload.
+	for _, c := range voted {
+		if err := e.event(c.BuildID, "vote", voteEvent{c.BuildID, c.ID}); err != nil {
+			return err
+		}
 	}
 
 	rows := make([]any, 0, 7*len(written))

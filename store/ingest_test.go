@@ -170,7 +170,11 @@ func ingestState(t *testing.T, s *Store, jobs []*writeJob, results []error) []st
 	// A flag's reasons and counts are the ones of the state the batch
 	// committed, where one at a time they are those of the write that
 	// crossed the rule: they are left out.
-	dump(true, `SELECT build_id, type, CASE type WHEN 'flag' THEN json_remove(data, '$.reasons') ELSE data END, at FROM build_events`)
+	// A batch sends one vote event per change voted on, where one at a
+	// time sends one per vote: vote events are compared without repeats.
+	dump(true, `SELECT build_id, type, CASE type WHEN 'flag' THEN json_remove(data, '$.reasons') ELSE data END, at FROM build_events
+		WHERE type <> 'vote'`)
+	dump(true, `SELECT DISTINCT build_id, type, data, at FROM build_events WHERE type = 'vote'`)
 	dump(true, "SELECT at, actor_id, action, subject_type, subject_id, detail FROM audit_events")
 	dump(true, `SELECT webhook_id, event, CASE event WHEN 'change.flagged' THEN json_remove(payload, '$.reasons', '$.open_bugs', '$.votes')
 		ELSE payload END, created_at FROM outbox`)
@@ -235,5 +239,34 @@ func TestIngestBatchMatchesOneAtATime(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Votes sharing a batch send one stream event per change, not one per vote:
+// the stream only tells readers to reload.
+func TestBatchSendsOneVoteEventPerChange(t *testing.T) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s.Close()
+	w := newIngestWorld(t, s)
+	var jobs []*writeJob
+	for _, v := range []struct{ tester, change int64 }{{w.t1, w.c1}, {w.t2, w.c1}, {w.t1, w.c2}, {w.t2, w.c1}} {
+		jobs = append(jobs, &writeJob{ctx: context.Background(), vote: &voteJob{testerID: v.tester, changeID: v.change, vote: models.VoteKeep},
+			done: make(chan error, 1)})
+	}
+	s.commitBatch(jobs)
+	for _, j := range jobs {
+		must(t, <-j.done)
+	}
+	var events []string
+	must(t, s.r.Raw("SELECT data FROM build_events WHERE type = 'vote' ORDER BY id").Scan(&events).Error)
+	want := []string{fmt.Sprintf(`{"build_id":%d,"change_id":%d}`, w.open, w.c1), fmt.Sprintf(`{"build_id":%d,"change_id":%d}`, w.open, w.c2)}
+	if !reflect.DeepEqual(events, want) {
+		t.Errorf("vote events %v, want %v", events, want)
+	}
+	var audit int
+	must(t, s.r.Raw("SELECT count(*) FROM audit_events WHERE action = 'vote.cast'").Scan(&audit).Error)
+	if audit != len(jobs) {
+		t.Errorf("%d vote audit entries, want one per vote (%d)", audit, len(jobs))
 	}
 }
