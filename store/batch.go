@@ -63,6 +63,8 @@ type batcher struct {
 	mu              sync.RWMutex
 	closed          bool
 	done            chan struct{}
+	// grants is the writer's (ingest.go).
+	grants grantCache
 }
 
 func (s *Store) startBatcher() {
@@ -154,6 +156,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		// Whether it committed or not: a failed COMMIT may still have
 		// reached the disk.
 		s.principals.invalidate()
+		s.batch.grants.reset()
 		s.version.Add(1)
 		answer()
 		if results[0] == nil {
@@ -177,6 +180,8 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	var err error
 	if s.dialect == Postgres {
 		err = lockBatch(tx, jobs, feedback)
+	} else if len(feedback) > 0 || len(votes) > 0 {
+		s.batch.grants.check(tx)
 	}
 	if err == nil {
 		err = s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
@@ -216,9 +221,11 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	}
 	err = tx.Commit().Error
 	if len(other) > 0 {
-		// Any write but feedback and votes may end a session or change a
-		// user; a failed COMMIT may still have reached the disk.
+		// Any write but feedback and votes may end a session, change a
+		// user, revoke a grant or change a build; a failed COMMIT may
+		// still have reached the disk.
 		s.principals.invalidate()
+		s.batch.grants.reset()
 	}
 	s.version.Add(1)
 	if err != nil {

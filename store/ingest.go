@@ -189,13 +189,63 @@ type writeGrant struct {
 	build models.Build
 }
 
-// loadGrants reads the live grants of pairs, with their builds.
-func loadGrants(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKey]*writeGrant, error) {
-	args := make([]any, 0, 2*len(pairs))
+// grantCache keeps the live grants the writer has read, with their builds:
+// every batch of feedback or votes needs those of its testers, and they
+// change far less often than they are read. Only the writer goroutine uses
+// it. It is emptied after any write other than feedback and votes (one may
+// revoke a grant or change a build), and when another connection has
+// committed since (PRAGMA data_version: a command run beside the server).
+type grantCache struct {
+	grants      map[grantKey]*writeGrant
+	dataVersion int64
+}
+
+// maxCachedGrants bounds the cache (about 200 bytes a grant).
+const maxCachedGrants = 20000
+
+// check empties the cache if another connection committed since the last
+// check; tx is the batch's transaction.
+func (c *grantCache) check(tx *gorm.DB) {
+	var v int64
+	if err := tx.Raw("PRAGMA data_version").Row().Scan(&v); err != nil || v != c.dataVersion {
+		c.grants, c.dataVersion = nil, v
+	}
+}
+
+func (c *grantCache) reset() { c.grants = nil }
+
+// load returns the live grants of pairs, with their builds, reading those
+// it does not hold.
+func (c *grantCache) load(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKey]*writeGrant, error) {
+	out := make(map[grantKey]*writeGrant, len(pairs))
+	var args []any
 	for k := range pairs {
+		if g := c.grants[k]; g != nil {
+			out[k] = g
+			continue
+		}
 		args = append(args, k.tester, k.build)
 	}
-	out := make(map[grantKey]*writeGrant, len(pairs))
+	if len(args) == 0 {
+		return out, nil
+	}
+	read, err := loadGrants(tx, args)
+	if err != nil {
+		return nil, err
+	}
+	if c.grants == nil || len(c.grants)+len(read) > maxCachedGrants {
+		c.grants = make(map[grantKey]*writeGrant, len(read))
+	}
+	for k, g := range read {
+		out[k], c.grants[k] = g, g
+	}
+	return out, nil
+}
+
+// loadGrants reads the live grants of args (tester and build id pairs),
+// with their builds.
+func loadGrants(tx *gorm.DB, args []any) (map[grantKey]*writeGrant, error) {
+	out := make(map[grantKey]*writeGrant, len(args)/2)
 	err := queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
 		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
 		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+fromRows(2)+`)`, 2, args, func(rows *sql.Rows) error {
@@ -390,7 +440,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 			keyArgs = append(keyArgs, in.TesterID, in.IdempotencyKey)
 		}
 	}
-	grants, err := loadGrants(tx, pairs)
+	grants, err := s.batch.grants.load(tx, pairs)
 	if err != nil {
 		return err
 	}
@@ -592,7 +642,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 			voteArgs = append(voteArgs, j.changeID, j.testerID)
 		}
 	}
-	grants, err := loadGrants(tx, pairs)
+	grants, err := s.batch.grants.load(tx, pairs)
 	if err != nil {
 		return err
 	}

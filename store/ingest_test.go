@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -268,5 +270,50 @@ func TestBatchSendsOneVoteEventPerChange(t *testing.T) {
 	must(t, s.r.Raw("SELECT count(*) FROM audit_events WHERE action = 'vote.cast'").Scan(&audit).Error)
 	if audit != len(jobs) {
 		t.Errorf("%d vote audit entries, want one per vote (%d)", audit, len(jobs))
+	}
+}
+
+// The writer keeps the grants it read, but a revoked tester is refused at
+// once: revoked through the store, or by another connection (a command run
+// beside the server).
+func TestWriterForgetsRevokedGrants(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{DataDir: dir})
+	must(t, err)
+	defer s.Close()
+	w := newIngestWorld(t, s)
+	admin := int64(1)
+	vote := func(tester int64) error {
+		_, err := s.CastVote(ctx, tester, w.c1, models.VoteKeep, "")
+		return err
+	}
+	file := func(tester int64) error {
+		_, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: tester, Kind: "suggestion", Title: "More maps"})
+		return err
+	}
+	for _, tester := range []int64{w.t1, w.t2} {
+		must(t, vote(tester))
+		must(t, file(tester))
+	}
+	must(t, s.RevokeTester(ctx, admin, w.open, w.t1))
+	if err := vote(w.t1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("vote after the store revoked the grant: %v, want not found", err)
+	}
+	if err := file(w.t1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("feedback after the store revoked the grant: %v, want not found", err)
+	}
+
+	must(t, vote(w.t2)) // the writer holds t2's grant again
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)")
+	must(t, err)
+	defer other.Close()
+	_, err = other.Exec("UPDATE grants SET revoked_at = ? WHERE build_id = ? AND user_id = ?", time.Now().UTC(), w.open, w.t2)
+	must(t, err)
+	if err := vote(w.t2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("vote after another connection revoked the grant: %v, want not found", err)
+	}
+	if err := file(w.t2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("feedback after another connection revoked the grant: %v, want not found", err)
 	}
 }
