@@ -65,6 +65,10 @@ type batcher struct {
 	done            chan struct{}
 	// grants is the writer's (ingest.go).
 	grants grantCache
+	// prepared are the writer's statements (prepared.go); direct says
+	// they run on the current batch's connection.
+	prepared preparedStmts
+	direct   bool
 }
 
 func (s *Store) startBatcher() {
@@ -137,11 +141,12 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		}
 		answer()
 	}
-	tx := s.w.Begin()
-	if tx.Error != nil {
-		giveUp(fmt.Errorf("begin: %w", tx.Error))
+	tx, release, err := s.beginBatch()
+	if err != nil {
+		giveUp(fmt.Errorf("begin: %w", err))
 		return
 	}
+	defer release()
 	if len(jobs) == 1 && jobs[0].feedback == nil && jobs[0].vote == nil {
 		// Alone: its own transaction, no savepoint (FTS5 flushes at each one).
 		results[0] = jobs[0].ctx.Err()
@@ -177,7 +182,6 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 			other = append(other, i)
 		}
 	}
-	var err error
 	if s.dialect == Postgres {
 		err = lockBatch(tx, jobs, feedback)
 	} else if len(feedback) > 0 || len(votes) > 0 {
@@ -234,6 +238,44 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	}
 	answer()
 	s.committed()
+}
+
+// beginBatch begins a batch's transaction. On SQLite it holds the writer's
+// connection for the batch and points the prepared statements at it;
+// release gives the connection back.
+func (s *Store) beginBatch() (tx *gorm.DB, release func(), err error) {
+	b := s.batch
+	b.direct = false
+	if s.dialect != SQLite {
+		tx = s.w.Begin()
+		return tx, func() {}, tx.Error
+	}
+	db, err := s.w.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	direct := conn.Raw(func(dc any) error {
+		if !b.prepared.attach(dc) {
+			return errNotAttached
+		}
+		return nil
+	}) == nil
+	pool := s.w.Session(&gorm.Session{Context: ctx, NewDB: true})
+	pool.Statement.ConnPool = conn
+	if tx = pool.Begin(); tx.Error != nil {
+		conn.Close()
+		return nil, nil, tx.Error
+	}
+	b.direct = direct
+	return tx, func() {
+		b.direct = false
+		conn.Close()
+	}, nil
 }
 
 // lockBatch takes, at the start of a PostgreSQL batch, the row locks its
@@ -367,6 +409,7 @@ func (s *Store) stopBatcher() {
 	}
 	b.mu.Unlock()
 	<-b.done
+	b.prepared.close()
 }
 
 // WriterStats are figures of the SQLite writer, for metrics.

@@ -146,7 +146,7 @@ func appendJSONString(b []byte, s string) []byte {
 
 // execRows runs query, whose one parameter is the rows of args, cols
 // values a row (read with fromRows).
-func execRows(tx *gorm.DB, query string, cols int, args []any) error {
+func (s *Store) execRows(tx *gorm.DB, query string, cols int, args []any) error {
 	if len(args) == 0 {
 		return nil
 	}
@@ -154,7 +154,16 @@ func execRows(tx *gorm.DB, query string, cols int, args []any) error {
 	if err != nil {
 		return err
 	}
-	return tx.Exec(query, doc).Error
+	return s.exec(tx, query, doc)
+}
+
+// exec runs a statement of the writer's batch (tx): prepared once and kept
+// when the writer has its statements (prepared.go), through gorm otherwise.
+func (s *Store) exec(tx *gorm.DB, query string, args ...any) error {
+	if b := s.batch; b != nil && b.direct {
+		return b.prepared.exec(query, args...)
+	}
+	return tx.Exec(query, args...).Error
 }
 
 // queryRows runs query, whose one parameter is the rows of args, cols
@@ -351,20 +360,20 @@ func (e *batchEffects) reflag(tx *gorm.DB, b *models.Build, before, after *model
 
 // flush writes the events and audit entries.
 func (e *batchEffects) flush(tx *gorm.DB) error {
-	if err := execRows(tx, "INSERT INTO build_events (build_id, type, data, at) "+fromRows(4), 4, e.events); err != nil {
+	if err := e.s.execRows(tx, "INSERT INTO build_events (build_id, type, data, at) "+fromRows(4), 4, e.events); err != nil {
 		return err
 	}
-	return execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) "+fromRows(6), 6, e.audit)
+	return e.s.execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) "+fromRows(6), 6, e.audit)
 }
 
 // bumpGrants adds to a count column of grants (feedback_count or
 // vote_count) and marks them active at now.
-func bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now time.Time) error {
+func (s *Store) bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now time.Time) error {
 	args := make([]any, 0, 3*len(adds))
 	for id, n := range adds {
 		args = append(args, id, n, now)
 	}
-	return execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.c1, last_active_at = v.c2 FROM ("+fromRows(3)+
+	return s.execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.c1, last_active_at = v.c2 FROM ("+fromRows(3)+
 		") AS v WHERE grants.id = v.c0", 3, args)
 }
 
@@ -548,25 +557,25 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 			return err
 		}
 	}
-	err = execRows(tx, `INSERT INTO feedback (id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
+	err = s.execRows(tx, `INSERT INTO feedback (id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
 		platform_client_version, status, idempotency_key, created_at, updated_at) `+fromRows(15), 15, rows)
 	if err != nil {
 		return err
 	}
 	// A few pages of merging of the full-text index's segments, as one
 	// batch's worth.
-	if err := tx.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('merge', ?)", ftsMergePages).Error; err != nil {
+	if err := s.exec(tx, "INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('merge', ?)", ftsMergePages); err != nil {
 		return err
 	}
 	day := now.Format("2006-01-02")
 	for bid, c := range builds {
-		err := tx.Exec(`UPDATE builds SET feedback_count = feedback_count + ?, bugs_low = bugs_low + ?, bugs_medium = bugs_medium + ?,
-			bugs_high = bugs_high + ?, bugs_critical = bugs_critical + ? WHERE id = ?`, c.feedback, c.low, c.medium, c.high, c.critical, bid).Error
+		err := s.exec(tx, `UPDATE builds SET feedback_count = feedback_count + ?, bugs_low = bugs_low + ?, bugs_medium = bugs_medium + ?,
+			bugs_high = bugs_high + ?, bugs_critical = bugs_critical + ? WHERE id = ?`, c.feedback, c.low, c.medium, c.high, c.critical, bid)
 		if err != nil {
 			return err
 		}
-		err = tx.Exec(`INSERT INTO feedback_days (build_id, day, feedback) VALUES (?, ?, ?)
-			ON CONFLICT (build_id, day) DO UPDATE SET feedback = feedback_days.feedback + excluded.feedback`, bid, day, c.feedback).Error
+		err = s.exec(tx, `INSERT INTO feedback_days (build_id, day, feedback) VALUES (?, ?, ?)
+			ON CONFLICT (build_id, day) DO UPDATE SET feedback = feedback_days.feedback + excluded.feedback`, bid, day, c.feedback)
 		if err != nil {
 			return err
 		}
@@ -575,12 +584,12 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	for cid, c := range open {
 		args = append(args, cid, c.low, c.medium, c.high, c.critical)
 	}
-	err = execRows(tx, `UPDATE changes SET open_low = open_low + v.c1, open_medium = open_medium + v.c2,
+	err = s.execRows(tx, `UPDATE changes SET open_low = open_low + v.c1, open_medium = open_medium + v.c2,
 		open_high = open_high + v.c3, open_critical = open_critical + v.c4 FROM (`+fromRows(5)+`) AS v WHERE changes.id = v.c0`, 5, args)
 	if err != nil {
 		return err
 	}
-	if err := bumpGrants(tx, "feedback_count", grantAdds, now); err != nil {
+	if err := s.bumpGrants(tx, "feedback_count", grantAdds, now); err != nil {
 		return err
 	}
 	for cid, c := range open {
@@ -734,7 +743,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		rows = append(rows, v.ChangeID, v.BuildID, v.TesterID, v.Vote, v.Comment, v.CreatedAt, v.UpdatedAt)
 	}
 	// "WHERE true" tells SQLite's parser that ON CONFLICT is not a join's ON.
-	err = execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) "+fromRows(7)+
+	err = s.execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) "+fromRows(7)+
 		" WHERE true ON CONFLICT (change_id, tester_id) DO UPDATE SET vote = excluded.vote, comment = excluded.comment, updated_at = excluded.updated_at", 7, rows)
 	if err != nil {
 		return err
@@ -744,12 +753,12 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		c := changes[id]
 		args = append(args, id, a.KeepVotes-c.KeepVotes, a.RevertVotes-c.RevertVotes)
 	}
-	err = execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.c1, revert_votes = revert_votes + v.c2 FROM (`+fromRows(3)+
+	err = s.execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.c1, revert_votes = revert_votes + v.c2 FROM (`+fromRows(3)+
 		`) AS v WHERE changes.id = v.c0`, 3, args)
 	if err != nil {
 		return err
 	}
-	if err := bumpGrants(tx, "vote_count", grantAdds, now); err != nil {
+	if err := s.bumpGrants(tx, "vote_count", grantAdds, now); err != nil {
 		return err
 	}
 	for id, a := range after {

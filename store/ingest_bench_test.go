@@ -52,7 +52,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 				for _, j := range jobs {
 					j.done = make(chan error, 1)
 				}
-				s.commitBatch(jobs)
+				commitAlone(s, jobs)
 				for _, j := range jobs {
 					if err := <-j.done; err != nil {
 						b.Fatal(err)

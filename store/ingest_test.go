@@ -220,7 +220,7 @@ func TestIngestBatchMatchesOneAtATime(t *testing.T) {
 			for _, j := range jobs {
 				j.done = make(chan error, 1)
 			}
-			s.commitBatch(jobs)
+			commitAlone(s, jobs)
 			got := make([]error, len(jobs))
 			for i, j := range jobs {
 				got[i] = <-j.done
@@ -256,7 +256,7 @@ func TestBatchSendsOneVoteEventPerChange(t *testing.T) {
 		jobs = append(jobs, &writeJob{ctx: context.Background(), vote: &voteJob{testerID: v.tester, changeID: v.change, vote: models.VoteKeep},
 			done: make(chan error, 1)})
 	}
-	s.commitBatch(jobs)
+	commitAlone(s, jobs)
 	for _, j := range jobs {
 		must(t, <-j.done)
 	}
@@ -315,5 +315,51 @@ func TestWriterForgetsRevokedGrants(t *testing.T) {
 	}
 	if err := file(w.t2); !errors.Is(err, ErrNotFound) {
 		t.Errorf("feedback after another connection revoked the grant: %v, want not found", err)
+	}
+}
+
+// The writer runs its set-based statements prepared once, on its own
+// connection; a batch after a batch reuses them.
+func TestWriterKeepsItsStatements(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: t.TempDir()})
+	must(t, err)
+	w := newIngestWorld(t, s)
+	for i := range 3 {
+		_, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "suggestion", Title: fmt.Sprintf("Idea %d", i)})
+		must(t, err)
+		_, err = s.CastVote(ctx, w.t1, w.c1, models.VoteKeep, "")
+		must(t, err)
+	}
+	prepared := len(s.batch.prepared.stmts)
+	if prepared == 0 {
+		t.Fatal("the writer prepared no statement: it runs them all through gorm")
+	}
+	_, _, err = s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t2, Kind: "suggestion", Title: "One more"})
+	must(t, err)
+	if n := len(s.batch.prepared.stmts); n != prepared {
+		t.Errorf("%d statements after another batch, want the same %d", n, prepared)
+	}
+	// The pool closes the writer's connection and opens another: the
+	// statements of the first are finalized, the writer prepares them
+	// again on the second.
+	first := s.batch.prepared.db
+	wdb, err := s.w.DB()
+	must(t, err)
+	wdb.SetMaxIdleConns(0)
+	wdb.SetMaxIdleConns(1)
+	fb, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t2, Kind: "suggestion", Title: "On a new connection"})
+	must(t, err)
+	if s.batch.prepared.db == first || len(s.batch.prepared.stmts) == 0 {
+		t.Errorf("the statements did not move to the new connection (%d statements)", len(s.batch.prepared.stmts))
+	}
+	var title string
+	must(t, s.r.Raw("SELECT title FROM feedback WHERE id = ?", fb.ID).Scan(&title).Error)
+	if title != "On a new connection" {
+		t.Errorf("stored title %q", title)
+	}
+	must(t, s.Close())
+	if s.batch.prepared.stmts != nil {
+		t.Error("statements left after Close")
 	}
 }
