@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.c, "c", 64, "connections (closed-loop workers)")
 	fs.DurationVar(&o.d, "d", 15*time.Second, "measured duration")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before measuring (its writes are checked, not timed)")
-	fs.StringVar(&o.kind, "kind", "bug", "kind of the feedback sent: bug (with a severity; the issue's workload) or suggestion (skips the similar-bug search)")
+	fs.StringVar(&o.kind, "kind", "bug", "kind of the feedback sent: bug (with a severity; the issue's workload) or suggestion (no severity, no open-bug counts)")
 	fs.IntVar(&o.testers, "testers", 0, "testers to invite (default: one per connection)")
 	fs.IntVar(&o.changes, "changes", 20, "changes of the prepared build")
 	fs.Int64Var(&o.build, "build", 0, "use this existing build instead of preparing one (e.g. a seeded one)")
