@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -22,19 +23,20 @@ func TestWALStartsOver(t *testing.T) {
 	if err := s.submit(ctx, func(tx *gorm.DB) error { return tx.Exec("CREATE TABLE filler (b BLOB)").Error }); err != nil {
 		t.Fatal(err)
 	}
-	// Six times walRestartFrames pages, 25 at a time, over several of the
-	// checkpointer's ticks. The log's file keeps the largest size it
-	// reached: walRestartFrames, plus what was written until the next tick
-	// and the writer's next batch.
+	// Six times walRestartFrames pages, 25 at a time, paced over ten or
+	// more of the checkpointer's ticks. The log's file keeps the largest
+	// size it reached: walRestartFrames, plus what was written until the
+	// next tick and the writer's next batch.
 	const pagesPerWrite = 25
 	writes := 6 * walRestartFrames / pagesPerWrite
 	for range writes {
 		err := s.submit(ctx, func(tx *gorm.DB) error {
-			return tx.Exec("INSERT INTO filler VALUES (randomblob(?))", pagesPerWrite*4096).Error
+			return tx.Exec("INSERT INTO filler VALUES (zeroblob(?))", pagesPerWrite*4096).Error
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(time.Millisecond)
 	}
 	info, err := os.Stat(filepath.Join(dir, "playgate.db-wal"))
 	if err != nil {

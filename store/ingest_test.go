@@ -346,7 +346,12 @@ func TestWriterKeepsItsStatements(t *testing.T) {
 	first := s.batch.prepared.db
 	wdb, err := s.w.DB()
 	must(t, err)
-	wdb.SetMaxIdleConns(0)
+	wdb.SetMaxIdleConns(0) // closes the connection once the writer has given it back
+	for deadline := time.Now().Add(10 * time.Second); wdb.Stats().OpenConnections > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer kept its connection")
+		}
+	}
 	wdb.SetMaxIdleConns(1)
 	fb, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t2, Kind: "suggestion", Title: "On a new connection"})
 	must(t, err)
