@@ -204,6 +204,9 @@ type writeGrant struct {
 // it. It is emptied after any write other than feedback and votes (one may
 // revoke a grant or change a build), and when another connection has
 // committed since (PRAGMA data_version: a command run beside the server).
+// Bulk loads (seed.go) run on the writer's own connection, unseen by
+// data_version: they only add builds and grants, which the cache reads
+// when first asked.
 type grantCache struct {
 	grants      map[grantKey]*writeGrant
 	dataVersion int64

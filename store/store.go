@@ -120,7 +120,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// the idle readers so every reader starts on the migrated schema.
 		if rdb, err := s.r.DB(); err == nil {
 			rdb.SetMaxIdleConns(0)
-			rdb.SetMaxIdleConns(8)
+			rdb.SetMaxIdleConns(sqliteReaders)
 		}
 	}
 	return s, nil
