@@ -138,6 +138,9 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 		s.dialect = SQLite
 		file := filepath.Join(o.DataDir, "playgate.db")
 		dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		if vfs := registerWALVFS(); vfs != "" {
+			dsn += "&vfs=" + vfs // the log written in runs (walvfs.go)
+		}
 		// The writer keeps statement journals (savepoints, multi-row
 		// statements) in memory, not in temporary files, and never
 		// checkpoints inside a commit (checkpoint.go).
