@@ -64,7 +64,7 @@ type batcher struct {
 	closed          bool
 	done            chan struct{}
 	// grants is the writer's (ingest.go).
-	grants grantCache
+	cache writerCache
 	// prepared are the writer's statements (prepared.go); direct says
 	// they run on the current batch's connection.
 	prepared preparedStmts
@@ -161,7 +161,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		// Whether it committed or not: a failed COMMIT may still have
 		// reached the disk.
 		s.principals.invalidate()
-		s.batch.grants.reset()
+		s.batch.cache.reset()
 		s.version.Add(1)
 		answer()
 		if results[0] == nil {
@@ -185,7 +185,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	if s.dialect == Postgres {
 		err = lockBatch(tx, jobs, feedback)
 	} else if len(feedback) > 0 || len(votes) > 0 {
-		s.batch.grants.check(tx)
+		s.batch.cache.check(s, tx)
 	}
 	if err == nil {
 		err = s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
@@ -229,7 +229,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		// user, revoke a grant or change a build; a failed COMMIT may
 		// still have reached the disk.
 		s.principals.invalidate()
-		s.batch.grants.reset()
+		s.batch.cache.reset()
 	}
 	s.version.Add(1)
 	if err != nil {

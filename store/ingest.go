@@ -1,7 +1,6 @@
 package store
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -167,8 +166,10 @@ func (s *Store) exec(tx *gorm.DB, query string, args ...any) error {
 }
 
 // queryRows runs query, whose one parameter is the rows of args, cols
-// values a row, calling scan for every row of the result.
-func queryRows(tx *gorm.DB, query string, cols int, args []any, scan func(*sql.Rows) error) error {
+// values a row, calling scan for every row of the result: prepared once and
+// kept when the writer has its statements (prepared.go), through gorm
+// otherwise.
+func (s *Store) queryRows(tx *gorm.DB, query string, cols int, args []any, scan func(rowScanner) error) error {
 	if len(args) == 0 {
 		return nil
 	}
@@ -176,7 +177,16 @@ func queryRows(tx *gorm.DB, query string, cols int, args []any, scan func(*sql.R
 	if err != nil {
 		return err
 	}
-	rows, err := tx.Raw(query, doc).Rows()
+	return s.query(tx, query, []any{doc}, scan)
+}
+
+// query runs query with args in the writer's batch (tx), calling scan for
+// every row of the result, as exec runs statements.
+func (s *Store) query(tx *gorm.DB, query string, args []any, scan func(rowScanner) error) error {
+	if b := s.batch; b != nil && b.direct {
+		return b.prepared.query(query, args, scan)
+	}
+	rows, err := tx.Raw(query, args...).Rows()
 	if err != nil {
 		return err
 	}
@@ -198,17 +208,18 @@ type writeGrant struct {
 	build models.Build
 }
 
-// grantCache keeps the live grants the writer has read, with their builds:
-// every batch of feedback or votes needs those of its testers, and they
-// change far less often than they are read. Only the writer goroutine uses
-// it. It is emptied after any write other than feedback and votes (one may
+// writerCache keeps the live grants the writer has read, with their
+// builds, and the webhooks of their products: every batch of feedback or
+// votes needs those of its testers, and they change far less often than
+// they are read. Only the writer goroutine uses it. It is emptied after any write other than feedback and votes (one may
 // revoke a grant or change a build), and when another connection has
 // committed since (PRAGMA data_version: a command run beside the server).
 // Bulk loads (seed.go) run on the writer's own connection, unseen by
-// data_version: they only add builds and grants, which the cache reads
-// when first asked.
-type grantCache struct {
+// data_version: they only add products, builds and grants, which the cache
+// reads when first asked.
+type writerCache struct {
 	grants      map[grantKey]*writeGrant
+	hooks       map[int64][]models.Webhook // by product
 	dataVersion int64
 }
 
@@ -217,18 +228,20 @@ const maxCachedGrants = 20000
 
 // check empties the cache if another connection committed since the last
 // check; tx is the batch's transaction.
-func (c *grantCache) check(tx *gorm.DB) {
+func (c *writerCache) check(s *Store, tx *gorm.DB) {
 	var v int64
-	if err := tx.Raw("PRAGMA data_version").Row().Scan(&v); err != nil || v != c.dataVersion {
-		c.grants, c.dataVersion = nil, v
+	err := s.query(tx, "PRAGMA data_version", nil, func(row rowScanner) error { return row.Scan(&v) })
+	if err != nil || v != c.dataVersion {
+		c.reset()
+		c.dataVersion = v
 	}
 }
 
-func (c *grantCache) reset() { c.grants = nil }
+func (c *writerCache) reset() { c.grants, c.hooks = nil, nil }
 
 // load returns the live grants of pairs, with their builds, reading those
 // it does not hold.
-func (c *grantCache) load(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKey]*writeGrant, error) {
+func (c *writerCache) load(s *Store, tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKey]*writeGrant, error) {
 	out := make(map[grantKey]*writeGrant, len(pairs))
 	var args []any
 	for k := range pairs {
@@ -241,7 +254,7 @@ func (c *grantCache) load(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKe
 	if len(args) == 0 {
 		return out, nil
 	}
-	read, err := loadGrants(tx, args)
+	read, err := loadGrants(s, tx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -256,11 +269,11 @@ func (c *grantCache) load(tx *gorm.DB, pairs map[grantKey]struct{}) (map[grantKe
 
 // loadGrants reads the live grants of args (tester and build id pairs),
 // with their builds.
-func loadGrants(tx *gorm.DB, args []any) (map[grantKey]*writeGrant, error) {
+func loadGrants(s *Store, tx *gorm.DB, args []any) (map[grantKey]*writeGrant, error) {
 	out := make(map[grantKey]*writeGrant, len(args)/2)
-	err := queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
+	err := s.queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
 		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
-		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+fromRows(2)+`)`, 2, args, func(rows *sql.Rows) error {
+		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+fromRows(2)+`)`, 2, args, func(rows rowScanner) error {
 		var tester int64
 		g := &writeGrant{}
 		b := &g.build
@@ -275,7 +288,7 @@ func loadGrants(tx *gorm.DB, args []any) (map[grantKey]*writeGrant, error) {
 }
 
 // loadChanges reads changes by id, with their aggregates.
-func loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change, error) {
+func loadChanges(s *Store, tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change, error) {
 	out := make(map[int64]*models.Change, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -284,8 +297,8 @@ func loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change,
 	for id := range ids {
 		args = append(args, id)
 	}
-	err := queryRows(tx, `SELECT id, build_id, "key", title, keep_votes, revert_votes, open_low, open_medium, open_high, open_critical
-		FROM changes WHERE id IN (`+fromRows(1)+`)`, 1, args, func(rows *sql.Rows) error {
+	err := s.queryRows(tx, `SELECT id, build_id, "key", title, keep_votes, revert_votes, open_low, open_medium, open_high, open_critical
+		FROM changes WHERE id IN (`+fromRows(1)+`)`, 1, args, func(rows rowScanner) error {
 		c := &models.Change{}
 		if err := rows.Scan(&c.ID, &c.BuildID, &c.Key, &c.Title, &c.KeepVotes, &c.RevertVotes, &c.OpenLow, &c.OpenMedium, &c.OpenHigh, &c.OpenCritical); err != nil {
 			return fmt.Errorf("scan change: %w", err)
@@ -302,7 +315,6 @@ type batchEffects struct {
 	now    time.Time
 	events []any // build_id, type, data, at
 	audit  []any // at, actor_id, action, subject_type, subject_id, detail
-	hooks  map[int64][]models.Webhook
 }
 
 func (e *batchEffects) event(buildID int64, typ string, data any) error {
@@ -324,17 +336,18 @@ func (e *batchEffects) auditEntry(actor int64, action, subjectType string, subje
 }
 
 // hook queues a webhook event of build b, reading its product's webhooks
-// once per batch.
+// once (writerCache).
 func (e *batchEffects) hook(tx *gorm.DB, b *models.Build, event string, payload map[string]any) error {
-	hooks, ok := e.hooks[b.ProductID]
+	c := &e.s.batch.cache
+	hooks, ok := c.hooks[b.ProductID]
 	if !ok {
 		if err := tx.Where("product_id = ? AND deleted_at IS NULL", b.ProductID).Find(&hooks).Error; err != nil {
 			return err
 		}
-		if e.hooks == nil {
-			e.hooks = map[int64][]models.Webhook{}
+		if c.hooks == nil {
+			c.hooks = map[int64][]models.Webhook{}
 		}
-		e.hooks[b.ProductID] = hooks
+		c.hooks[b.ProductID] = hooks
 	}
 	for _, h := range hooks {
 		if h.Wants(event) {
@@ -381,10 +394,10 @@ func (s *Store) bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now t
 }
 
 // nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
-func nextID(tx *gorm.DB, table string) (int64, error) {
+func nextID(s *Store, tx *gorm.DB, table string) (int64, error) {
 	var id int64
-	err := tx.Raw(`SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM `+table+`), 0)) + 1`,
-		table).Row().Scan(&id)
+	err := s.query(tx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM `+table+`), 0)) + 1`,
+		[]any{table}, func(row rowScanner) error { return row.Scan(&id) })
 	return id, err
 }
 
@@ -398,7 +411,7 @@ const feedbackColumns = `id, build_id, change_id, tester_id, kind, severity, tit
 	platform_client_version, status, duplicate_of, duplicates, idempotency_key, comment_count, attachment_count,
 	last_staff_reply_at, created_at, updated_at`
 
-func scanFeedback(rows *sql.Rows, f *models.Feedback) error {
+func scanFeedback(rows rowScanner, f *models.Feedback) error {
 	return rows.Scan(&f.ID, &f.BuildID, &f.ChangeID, &f.TesterID, &f.Kind, &f.Severity, &f.Title, &f.Body, &f.Platform.OS,
 		&f.Platform.Device, &f.Platform.ClientVersion, &f.Status, &f.DuplicateOf, &f.Duplicates, &f.IdempotencyKey,
 		&f.CommentCount, &f.AttachmentCount, &f.LastStaffReplyAt, &f.CreatedAt, &f.UpdatedAt)
@@ -452,13 +465,13 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 			keyArgs = append(keyArgs, in.TesterID, in.IdempotencyKey)
 		}
 	}
-	grants, err := s.batch.grants.load(tx, pairs)
+	grants, err := s.batch.cache.load(s, tx, pairs)
 	if err != nil {
 		return err
 	}
 	filed := map[idemKey]*models.Feedback{}
-	err = queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN ("+fromRows(2)+")", 2, keyArgs,
-		func(rows *sql.Rows) error {
+	err = s.queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN ("+fromRows(2)+")", 2, keyArgs,
+		func(rows rowScanner) error {
 			f := &models.Feedback{}
 			if err := scanFeedback(rows, f); err != nil {
 				return fmt.Errorf("scan feedback: %w", err)
@@ -469,11 +482,11 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	if err != nil {
 		return err
 	}
-	changes, err := loadChanges(tx, changeIDs)
+	changes, err := loadChanges(s, tx, changeIDs)
 	if err != nil {
 		return err
 	}
-	id, err := nextID(tx, "feedback")
+	id, err := nextID(s, tx, "feedback")
 	if err != nil {
 		return err
 	}
@@ -641,7 +654,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 	for _, i := range idx {
 		changeIDs[jobs[i].vote.changeID] = struct{}{}
 	}
-	changes, err := loadChanges(tx, changeIDs)
+	changes, err := loadChanges(s, tx, changeIDs)
 	if err != nil {
 		return err
 	}
@@ -654,13 +667,13 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 			voteArgs = append(voteArgs, j.changeID, j.testerID)
 		}
 	}
-	grants, err := s.batch.grants.load(tx, pairs)
+	grants, err := s.batch.cache.load(s, tx, pairs)
 	if err != nil {
 		return err
 	}
 	cast := map[voteKey]*models.Vote{} // the current vote of each pair
-	err = queryRows(tx, `SELECT id, change_id, build_id, tester_id, vote, comment, created_at, updated_at FROM votes
-		WHERE (change_id, tester_id) IN (`+fromRows(2)+`)`, 2, voteArgs, func(rows *sql.Rows) error {
+	err = s.queryRows(tx, `SELECT id, change_id, build_id, tester_id, vote, comment, created_at, updated_at FROM votes
+		WHERE (change_id, tester_id) IN (`+fromRows(2)+`)`, 2, voteArgs, func(rows rowScanner) error {
 		v := &models.Vote{}
 		if err := rows.Scan(&v.ID, &v.ChangeID, &v.BuildID, &v.TesterID, &v.Vote, &v.Comment, &v.CreatedAt, &v.UpdatedAt); err != nil {
 			return fmt.Errorf("scan vote: %w", err)

@@ -368,3 +368,50 @@ func TestWriterKeepsItsStatements(t *testing.T) {
 		t.Error("statements left after Close")
 	}
 }
+
+// The writer keeps the webhooks of a product it has read, and reads them
+// again after a webhook is added or removed by the store, or added by
+// another connection.
+func TestWriterSeesWebhookChanges(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{DataDir: dir})
+	must(t, err)
+	defer s.Close()
+	w := newIngestWorld(t, s)
+	admin := int64(1)
+	critical := models.SeverityCritical
+	queued := func() int {
+		t.Helper()
+		_, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "bug", Severity: &critical, Title: "Crash at start"})
+		must(t, err)
+		var n int
+		must(t, s.r.Raw("SELECT count(*) FROM outbox WHERE event = ?", models.EventFeedbackCritical).Scan(&n).Error)
+		return n
+	}
+	var product, hook int64
+	must(t, s.r.Raw("SELECT product_id FROM builds WHERE id = ?", w.open).Scan(&product).Error)
+	must(t, s.r.Raw("SELECT id FROM webhooks WHERE product_id = ?", product).Scan(&hook).Error)
+	must(t, s.DeleteWebhook(ctx, admin, product, hook))
+	if n := queued(); n != 0 {
+		t.Fatalf("%d webhook events with no webhook, want 0", n)
+	}
+	wh := &models.Webhook{ProductID: product, URL: "https://hooks.example.com/y", Events: models.EventFeedbackCritical, Secret: "0123456789abcdef", Format: "json"}
+	must(t, s.CreateWebhook(ctx, admin, wh))
+	if n := queued(); n != 1 {
+		t.Errorf("%d webhook events after the store added a webhook, want 1", n)
+	}
+	must(t, s.DeleteWebhook(ctx, admin, product, wh.ID))
+	if n := queued(); n != 1 {
+		t.Errorf("%d webhook events after the store removed the webhook, want still 1", n)
+	}
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)")
+	must(t, err)
+	defer other.Close()
+	_, err = other.Exec(`INSERT INTO webhooks (product_id, url, events, secret, format, created_by, created_at)
+		VALUES (?, 'https://hooks.example.com/z', ?, '0123456789abcdef', 'json', ?, ?)`, product, models.EventFeedbackCritical, admin, time.Now().UTC())
+	must(t, err)
+	if n := queued(); n != 2 {
+		t.Errorf("%d webhook events after another connection added a webhook, want 2", n)
+	}
+}

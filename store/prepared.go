@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -191,4 +192,120 @@ var errNotAttached = errors.New("no prepared statements on this connection")
 
 func (p *preparedStmts) errorOf(rc int32) error {
 	return &sqliteError{code: rc, msg: libc.GoString(sqlite3.Xsqlite3_errmsg(p.tls, p.db))}
+}
+
+// rowScanner reads a result row: *sql.Rows, or a prepared statement's row.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// query runs query with args, preparing it the first time, and calls row
+// for every row of the result.
+func (p *preparedStmts) query(query string, args []any, row func(rowScanner) error) error {
+	st, err := p.prepare(query)
+	if err != nil {
+		return err
+	}
+	err = p.bind(st, args)
+	for err == nil {
+		rc := sqlite3.Xsqlite3_step(p.tls, st)
+		if rc == sqlite3.SQLITE_DONE {
+			break
+		}
+		if rc != sqlite3.SQLITE_ROW {
+			err = p.errorOf(rc)
+			break
+		}
+		err = row(stmtRow{p, st})
+	}
+	sqlite3.Xsqlite3_reset(p.tls, st)
+	sqlite3.Xsqlite3_clear_bindings(p.tls, st)
+	if err != nil {
+		return fmt.Errorf("%.40s…: %w", query, err)
+	}
+	return nil
+}
+
+// stmtRow is the current row of a prepared statement. Scan converts the
+// column types the writer's look-ups read as the driver would: integers,
+// floats, text, and times stored as text.
+type stmtRow struct {
+	p  *preparedStmts
+	st uintptr
+}
+
+func (r stmtRow) Scan(dest ...any) error {
+	if n := int(sqlite3.Xsqlite3_column_count(r.p.tls, r.st)); n != len(dest) {
+		return fmt.Errorf("%d columns for %d destinations", n, len(dest))
+	}
+	for i, d := range dest {
+		c := int32(i)
+		if sqlite3.Xsqlite3_column_type(r.p.tls, r.st, c) == sqlite3.SQLITE_NULL {
+			switch d := d.(type) {
+			case **int64:
+				*d = nil
+			case **string:
+				*d = nil
+			case **time.Time:
+				*d = nil
+			default:
+				return fmt.Errorf("column %d: NULL into %T", i, d)
+			}
+			continue
+		}
+		switch d := d.(type) {
+		case *int64:
+			*d = r.int(c)
+		case *int:
+			*d = int(r.int(c))
+		case *float64:
+			*d = sqlite3.Xsqlite3_column_double(r.p.tls, r.st, c)
+		case *string:
+			*d = r.text(c)
+		case *time.Time:
+			t, err := r.time(c)
+			if err != nil {
+				return err
+			}
+			*d = t
+		case **int64:
+			v := r.int(c)
+			*d = &v
+		case **string:
+			v := r.text(c)
+			*d = &v
+		case **time.Time:
+			t, err := r.time(c)
+			if err != nil {
+				return err
+			}
+			*d = &t
+		default:
+			return fmt.Errorf("column %d: unsupported %T", i, d)
+		}
+	}
+	return nil
+}
+
+func (r stmtRow) int(c int32) int64 { return sqlite3.Xsqlite3_column_int64(r.p.tls, r.st, c) }
+
+func (r stmtRow) text(c int32) string {
+	z := sqlite3.Xsqlite3_column_text(r.p.tls, r.st, c)
+	n := sqlite3.Xsqlite3_column_bytes(r.p.tls, r.st, c)
+	if z == 0 || n == 0 {
+		return ""
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Add(nil, z)), n)) // a copy: z is the library's
+}
+
+// timeLayouts are those the driver reads times with, its own first.
+var timeLayouts = []string{sqliteTime, "2006-01-02T15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"}
+
+func (r stmtRow) time(c int32) (time.Time, error) {
+	s := strings.TrimSuffix(r.text(c), "Z")
+	for _, l := range timeLayouts {
+		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("column %d: %q is not a time", c, s)
 }
