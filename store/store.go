@@ -312,7 +312,7 @@ func (s *Store) lockRow(tx *gorm.DB, table string, id int64) error {
 
 // notFound turns gorm's missing-row error into ErrNotFound with a message.
 func notFound(err error, what string) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
 		return problem(ErrNotFound, "%s not found.", what)
 	}
 	return err
