@@ -20,11 +20,11 @@ import (
 // the default one (unix) and, for log files only, gathers writes that
 // follow each other in a buffer and writes them with one call:
 //
-//   - right after the page of a commit frame (its header holds the size of
-//     the database after the commit, which no other frame does): a commit
-//     is in the file, where other connections read it, before SQLite
-//     publishes it in the shared wal-index, as it was before; an error
-//     fails the commit, as it did before;
+//   - at the header of a commit frame (it holds the size of the database
+//     after the commit, which no other frame does), and its page right
+//     after: a commit is in the file, where other connections read it,
+//     before SQLite publishes it in the shared wal-index, as it was
+//     before; an error fails the commit, as it did before;
 //   - before a write that does not follow the buffered ones, and when the
 //     buffer is full;
 //   - before any other operation on the file: read, sync, size, truncate,
@@ -56,6 +56,7 @@ type walFile struct {
 	start   int64   // offset in the file of buf's first byte
 	n       int64   // bytes buffered
 	commit  int64   // 1: the last write was a commit frame's header
+	db      uintptr // the connection's database file, 0: the log is not buffered
 }
 
 const walFileHeaderSize = unsafe.Sizeof(walFile{})
@@ -117,19 +118,109 @@ var registerWALVFS = sync.OnceValue(func() string {
 })
 
 // walOpen opens every file through the unix VFS; a log file gets the
-// buffer in front of it.
+// buffer in front of it, and a main database file the hook that tells its
+// connection's log when the connection gives the write lock back.
 func walOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
 	open := *(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{baseOpen}))
-	if flags&sqlite3.SQLITE_OPEN_WAL == 0 {
+	switch {
+	case flags&sqlite3.SQLITE_OPEN_MAIN_DB != 0:
+		rc := open(tls, baseVFS, zName, pFile, flags, pOutFlags)
+		if rc == sqlite3.SQLITE_OK && zName != 0 {
+			hookDB(pFile, zName)
+		}
+		return rc
+	case flags&sqlite3.SQLITE_OPEN_WAL != 0:
+		f := (*walFile)(unsafe.Add(nil, pFile))
+		*f = walFile{}
+		if rc := open(tls, baseVFS, zName, pFile+walFileHeaderSize, flags, pOutFlags); rc != sqlite3.SQLITE_OK {
+			return rc
+		}
+		f.methods = uintptr(unsafe.Pointer(&walMethods))
+		f.db = links.logOpened(sqlite3.Xsqlite3_filename_database(tls, zName), pFile)
+		return sqlite3.SQLITE_OK
+	default:
 		return open(tls, baseVFS, zName, pFile, flags, pOutFlags)
 	}
-	f := (*walFile)(unsafe.Add(nil, pFile))
-	*f = walFile{}
-	if rc := open(tls, baseVFS, zName, pFile+walFileHeaderSize, flags, pOutFlags); rc != sqlite3.SQLITE_OK {
-		return rc
+}
+
+// A log must never hold frames once its connection gives the write lock
+// back: what it holds then belongs to a write rolled back, and written out
+// later it would land on frames another connection has committed since.
+// So each main database file opened through the VFS gets the unix VFS's
+// methods with xShmLock hooked, and links to its connection's log (SQLite
+// names the log after the database, sqlite3_filename_database); releasing
+// the write lock writes out what the log still holds. A log whose database
+// file could not be linked is not buffered.
+var (
+	links = walLinks{byName: map[uintptr]uintptr{}, names: map[uintptr]uintptr{}, logs: map[uintptr]uintptr{}}
+	// dbMethods are the unix VFS's methods for database files, hooked. A
+	// global: SQLite's code reads it through pointers, which must not
+	// point into the Go heap.
+	dbMethods sqlite3.Tsqlite3_io_methods
+)
+
+type walLinks struct {
+	sync.Mutex
+	byName map[uintptr]uintptr // database files by their name (the pointer SQLite passed)
+	names  map[uintptr]uintptr // the name of each database file in byName
+	logs   map[uintptr]uintptr // the open log of each linked database file
+	orig   uintptr             // the unix VFS's methods for database files
+}
+
+// walWriteLock is the wal-index lock of the log's writer (WAL_WRITE_LOCK).
+const walWriteLock = 0
+
+func hookDB(pFile, zName uintptr) {
+	links.Lock()
+	defer links.Unlock()
+	m := *(*uintptr)(unsafe.Add(nil, pFile))
+	if links.orig == 0 {
+		links.orig = m
+		dbMethods = *(*sqlite3.Tsqlite3_io_methods)(unsafe.Add(nil, m))
+		*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&dbMethods.FxShmLock)) = dbShmLock
+		*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&dbMethods.FxClose)) = dbClose
 	}
-	f.methods = uintptr(unsafe.Pointer(&walMethods))
-	return sqlite3.SQLITE_OK
+	if m != links.orig || dbMethods.FiVersion < 2 {
+		return // another kind of file: its log stays unbuffered
+	}
+	*(*uintptr)(unsafe.Add(nil, pFile)) = uintptr(unsafe.Pointer(&dbMethods))
+	links.byName[zName], links.names[pFile] = pFile, zName
+}
+
+// logOpened links the log pFile to the database file named zDb, returning
+// that file, or 0 if there is none to link to.
+func (l *walLinks) logOpened(zDb, pFile uintptr) uintptr {
+	l.Lock()
+	defer l.Unlock()
+	db := l.byName[zDb]
+	if db == 0 || l.logs[db] != 0 {
+		return 0
+	}
+	l.logs[db] = pFile
+	return db
+}
+
+func dbShmLock(tls *libc.TLS, pFile uintptr, offset, n, flags int32) int32 {
+	if offset == walWriteLock && n == 1 && flags == sqlite3.SQLITE_SHM_UNLOCK|sqlite3.SQLITE_SHM_EXCLUSIVE {
+		links.Lock()
+		log := links.logs[pFile]
+		links.Unlock()
+		if log != 0 {
+			flush(tls, log) // a failure leaves frames no one will read
+		}
+	}
+	m := (*sqlite3.Tsqlite3_io_methods)(unsafe.Add(nil, links.orig))
+	return (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{m.FxShmLock})))(tls, pFile, offset, n, flags)
+}
+
+func dbClose(tls *libc.TLS, pFile uintptr) int32 {
+	links.Lock()
+	delete(links.byName, links.names[pFile])
+	delete(links.names, pFile)
+	delete(links.logs, pFile)
+	links.Unlock()
+	m := (*sqlite3.Tsqlite3_io_methods)(unsafe.Add(nil, links.orig))
+	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{m.FxClose})))(tls, pFile)
 }
 
 // inner returns the unix VFS's file behind pFile, and its methods.
@@ -150,7 +241,7 @@ func flush(tls *libc.TLS, pFile uintptr) int32 {
 		return sqlite3.SQLITE_OK
 	}
 	n, off := f.n, f.start
-	f.n, f.commit = 0, 0
+	f.n = 0
 	walFlushes.Add(1)
 	return realWrite(tls, pFile, f.buf, int32(n), off)
 }
@@ -158,15 +249,20 @@ func flush(tls *libc.TLS, pFile uintptr) int32 {
 func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	walWrites.Add(1)
 	f := (*walFile)(unsafe.Add(nil, pFile))
+	// The page after a commit frame's header completes the commit.
+	completes := f.commit != 0
+	f.commit = 0
 	if f.n > 0 && (iOfst != f.start+f.n || f.n+int64(iAmt) > walBufSize) {
 		if rc := flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
 	}
-	if f.buf == 0 {
+	if f.db != 0 && f.buf == 0 {
 		f.buf = libc.Xmalloc(tls, walBufSize)
 	}
-	if f.buf == 0 || int64(iAmt) > walBufSize {
+	if completes || f.buf == 0 || int64(iAmt) > walBufSize {
+		// Straight to the file: the buffer was written out with the header.
+		walFlushes.Add(1)
 		return realWrite(tls, pFile, zBuf, iAmt, iOfst)
 	}
 	if f.n == 0 {
@@ -174,16 +270,14 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 	}
 	libc.Xmemcpy(tls, f.buf+uintptr(f.n), zBuf, libc.Tsize_t(iAmt))
 	f.n += int64(iAmt)
-	if f.commit != 0 { // the page of a commit frame: the commit is whole
-		return flush(tls, pFile)
-	}
-	if iAmt == walFrameHeaderLen {
-		// A frame header: bytes 4-7 are the database's size in pages after
-		// a commit, 0 in every other frame.
-		h := unsafe.Slice((*byte)(unsafe.Add(nil, zBuf)), walFrameHeaderLen)
-		if binary.BigEndian.Uint32(h[4:8]) != 0 {
-			f.commit = 1
-		}
+	// A commit frame's header: bytes 4-7 are the database's size in pages
+	// after the commit, 0 in every other frame. It goes to the file at once
+	// with what precedes it, and its page right after: SQLite may also
+	// rewrite the header alone, after the page (walRewriteChecksums).
+	if iAmt == walFrameHeaderLen && binary.BigEndian.Uint32(unsafe.Slice((*byte)(unsafe.Add(nil, zBuf)), walFrameHeaderLen)[4:8]) != 0 {
+		rc := flush(tls, pFile)
+		f.commit = 1
+		return rc
 	}
 	return sqlite3.SQLITE_OK
 }
@@ -191,6 +285,13 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	rc := flush(tls, pFile)
 	f := (*walFile)(unsafe.Add(nil, pFile))
+	if f.db != 0 {
+		links.Lock()
+		if links.logs[f.db] == pFile {
+			delete(links.logs, f.db)
+		}
+		links.Unlock()
+	}
 	if f.buf != 0 {
 		libc.Xfree(tls, f.buf)
 		f.buf = 0
