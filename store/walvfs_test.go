@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"unsafe"
 
@@ -19,17 +20,7 @@ import (
 // more than the buffer holds), and never one a rolled-back write left.
 func TestLogWritesInRuns(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.submit(ctx, func(tx *gorm.DB) error {
-		return tx.Exec("CREATE TABLE filler (id INTEGER PRIMARY KEY, b BLOB NOT NULL)").Error
-	}); err != nil {
-		t.Fatal(err)
-	}
+	s, dir := fillerStore(t, 0)
 	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
 	if err != nil {
 		t.Fatal(err)
@@ -102,21 +93,7 @@ func TestLogWritesInRuns(t *testing.T) {
 // rewrites the frames' checksums after the commit frame.
 func TestLogSurvivesCrash(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.submit(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec("CREATE TABLE filler (id INTEGER PRIMARY KEY, b BLOB NOT NULL)").Error; err != nil {
-			return err
-		}
-		return tx.Exec("PRAGMA cache_size = 20").Error // spill early: the writer has one connection
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dir := fillerStore(t, 20) // spills early
 	for round := 1; round <= 6; round++ {
 		rows := 20 + 17*round
 		err := s.submit(ctx, func(tx *gorm.DB) error {
@@ -164,22 +141,7 @@ func TestLogSurvivesCrash(t *testing.T) {
 // committed since (a command run beside the server).
 func TestLogRollbackBesideAnotherWriter(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.submit(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec("CREATE TABLE filler (id INTEGER PRIMARY KEY, b BLOB NOT NULL)").Error; err != nil {
-			return err
-		}
-		// The writer (one connection) spills what does not fit in 50 pages.
-		return tx.Exec("PRAGMA cache_size = 50").Error
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dir := fillerStore(t, 50) // spills what does not fit in 50 pages
 	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
@@ -246,4 +208,29 @@ func heldByLogs() int64 {
 		held += (*walFile)(unsafe.Add(nil, log)).n
 	}
 	return held
+}
+
+// fillerStore opens a store on a new folder with a table filler (id, b),
+// its writer keeping cachePages pages in memory (0: SQLite's default).
+func fillerStore(t *testing.T, cachePages int) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	err = s.submit(context.Background(), func(tx *gorm.DB) error {
+		if err := tx.Exec("CREATE TABLE filler (id INTEGER PRIMARY KEY, b BLOB NOT NULL)").Error; err != nil {
+			return err
+		}
+		if cachePages == 0 {
+			return nil
+		}
+		return tx.Exec("PRAGMA cache_size = " + strconv.Itoa(cachePages)).Error // the writer has one connection
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
 }
