@@ -28,15 +28,18 @@ import (
 //   - before a write that does not follow the buffered ones, and when the
 //     buffer is full;
 //   - before any other operation on the file: read, sync, size, truncate,
-//     file control, close.
+//     file control, close;
+//   - when its connection gives the write lock back (see links).
 //
 // Nothing else changes: the database file, the wal-index, locks and every
 // other file go straight to the unix VFS, and a frame that is not yet in
-// the file is one SQLite has not published (a transaction in progress,
-// or one rolled back). walFileHeaderSize and the commit-frame test follow
-// SQLite's log format (https://sqlite.org/fileformat2.html#walformat);
-// TestLogWritesInRuns checks every commit is readable by another
-// connection the moment it returns, and that runs are written.
+// the file is one SQLite has not published (a transaction in progress).
+// The commit-frame test follows SQLite's log format
+// (https://sqlite.org/fileformat2.html#walformat). TestLogWritesInRuns
+// checks every commit is readable by another connection the moment it
+// returns, and that runs are written; TestLogSurvivesCrash and
+// TestLogRollbackBesideAnotherWriter the two other ways a buffered frame
+// could be lost or land in the wrong place.
 
 const (
 	walVFSName = "playgate"
