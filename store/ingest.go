@@ -211,9 +211,10 @@ type writeGrant struct {
 // writerCache keeps the live grants the writer has read, with their
 // builds, and the webhooks of their products: every batch of feedback or
 // votes needs those of its testers, and they change far less often than
-// they are read. Only the writer goroutine uses it. It is emptied after any write other than feedback and votes (one may
-// revoke a grant or change a build), and when another connection has
-// committed since (PRAGMA data_version: a command run beside the server).
+// they are read. Only the writer goroutine uses it. It is emptied after
+// any write other than feedback and votes (one may revoke a grant, change
+// a build or a webhook), and when another connection has committed since
+// (PRAGMA data_version: a command run beside the server).
 // Bulk loads (seed.go) run on the writer's own connection, unseen by
 // data_version: they only add products, builds and grants, which the cache
 // reads when first asked.
