@@ -63,7 +63,7 @@ type batcher struct {
 	mu              sync.RWMutex
 	closed          bool
 	done            chan struct{}
-	// grants is the writer's (ingest.go).
+	// cache is the writer's grants and webhooks (ingest.go).
 	cache writerCache
 	// prepared are the writer's statements (prepared.go); direct says
 	// they run on the current batch's connection.

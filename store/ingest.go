@@ -255,7 +255,7 @@ func (c *writerCache) load(s *Store, tx *gorm.DB, pairs map[grantKey]struct{}) (
 	if len(args) == 0 {
 		return out, nil
 	}
-	read, err := loadGrants(s, tx, args)
+	read, err := s.loadGrants(tx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (c *writerCache) load(s *Store, tx *gorm.DB, pairs map[grantKey]struct{}) (
 
 // loadGrants reads the live grants of args (tester and build id pairs),
 // with their builds.
-func loadGrants(s *Store, tx *gorm.DB, args []any) (map[grantKey]*writeGrant, error) {
+func (s *Store) loadGrants(tx *gorm.DB, args []any) (map[grantKey]*writeGrant, error) {
 	out := make(map[grantKey]*writeGrant, len(args)/2)
 	err := s.queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
 		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
@@ -289,7 +289,7 @@ func loadGrants(s *Store, tx *gorm.DB, args []any) (map[grantKey]*writeGrant, er
 }
 
 // loadChanges reads changes by id, with their aggregates.
-func loadChanges(s *Store, tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change, error) {
+func (s *Store) loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*models.Change, error) {
 	out := make(map[int64]*models.Change, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -395,7 +395,7 @@ func (s *Store) bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now t
 }
 
 // nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
-func nextID(s *Store, tx *gorm.DB, table string) (int64, error) {
+func (s *Store) nextID(tx *gorm.DB, table string) (int64, error) {
 	var id int64
 	err := s.query(tx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM `+table+`), 0)) + 1`,
 		[]any{table}, func(row rowScanner) error { return row.Scan(&id) })
@@ -483,11 +483,11 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	if err != nil {
 		return err
 	}
-	changes, err := loadChanges(s, tx, changeIDs)
+	changes, err := s.loadChanges(tx, changeIDs)
 	if err != nil {
 		return err
 	}
-	id, err := nextID(s, tx, "feedback")
+	id, err := s.nextID(tx, "feedback")
 	if err != nil {
 		return err
 	}
@@ -655,7 +655,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 	for _, i := range idx {
 		changeIDs[jobs[i].vote.changeID] = struct{}{}
 	}
-	changes, err := loadChanges(s, tx, changeIDs)
+	changes, err := s.loadChanges(tx, changeIDs)
 	if err != nil {
 		return err
 	}
