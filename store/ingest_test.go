@@ -65,6 +65,20 @@ func newIngestWorld(t testing.TB, s *Store) ingestWorld {
 	return w
 }
 
+// openIngestWorld opens a store with newIngestWorld's fixtures, and a
+// connection of its own to the same file (a command run beside the server).
+func openIngestWorld(t *testing.T) (*Store, ingestWorld, *sql.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Options{DataDir: dir})
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)")
+	must(t, err)
+	t.Cleanup(func() { other.Close() })
+	return s, newIngestWorld(t, s), other
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -278,11 +292,7 @@ func TestBatchSendsOneVoteEventPerChange(t *testing.T) {
 // beside the server).
 func TestWriterForgetsRevokedGrants(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, Options{DataDir: dir})
-	must(t, err)
-	defer s.Close()
-	w := newIngestWorld(t, s)
+	s, w, other := openIngestWorld(t)
 	admin := int64(1)
 	vote := func(tester int64) error {
 		_, err := s.CastVote(ctx, tester, w.c1, models.VoteKeep, "")
@@ -305,10 +315,7 @@ func TestWriterForgetsRevokedGrants(t *testing.T) {
 	}
 
 	must(t, vote(w.t2)) // the writer holds t2's grant again
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)")
-	must(t, err)
-	defer other.Close()
-	_, err = other.Exec("UPDATE grants SET revoked_at = ? WHERE build_id = ? AND user_id = ?", time.Now().UTC(), w.open, w.t2)
+	_, err := other.Exec("UPDATE grants SET revoked_at = ? WHERE build_id = ? AND user_id = ?", time.Now().UTC(), w.open, w.t2)
 	must(t, err)
 	if err := vote(w.t2); !errors.Is(err, ErrNotFound) {
 		t.Errorf("vote after another connection revoked the grant: %v, want not found", err)
@@ -374,11 +381,7 @@ func TestWriterKeepsItsStatements(t *testing.T) {
 // another connection.
 func TestWriterSeesWebhookChanges(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(ctx, Options{DataDir: dir})
-	must(t, err)
-	defer s.Close()
-	w := newIngestWorld(t, s)
+	s, w, other := openIngestWorld(t)
 	admin := int64(1)
 	critical := models.SeverityCritical
 	queued := func() int {
@@ -405,10 +408,7 @@ func TestWriterSeesWebhookChanges(t *testing.T) {
 	if n := queued(); n != 1 {
 		t.Errorf("%d webhook events after the store removed the webhook, want still 1", n)
 	}
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "playgate.db")+"?_pragma=busy_timeout(10000)")
-	must(t, err)
-	defer other.Close()
-	_, err = other.Exec(`INSERT INTO webhooks (product_id, url, events, secret, format, created_by, created_at)
+	_, err := other.Exec(`INSERT INTO webhooks (product_id, url, events, secret, format, created_by, created_at)
 		VALUES (?, 'https://hooks.example.com/z', ?, '0123456789abcdef', 'json', ?, ?)`, product, models.EventFeedbackCritical, admin, time.Now().UTC())
 	must(t, err)
 	if n := queued(); n != 2 {
