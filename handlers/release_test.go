@@ -359,3 +359,14 @@ func TestReportFreshAfterEveryWrite(t *testing.T) {
 		t.Fatalf("final report counts %d items, want 83", got)
 	}
 }
+
+// The report of a build that does not exist is a 404 in the contract's
+// shape, for staff as for anyone.
+func TestReportOfMissingBuild(t *testing.T) {
+	e := newEnv(t)
+	e.world(1)
+	r := e.must(404, "GET", "/api/v1/builds/987654/report", e.admin.Token, nil)
+	if r.Code() != "not_found" {
+		t.Errorf("code %q, want not_found: %s", r.Code(), r.Body)
+	}
+}
