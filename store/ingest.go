@@ -26,9 +26,9 @@ import (
 // written, holding the writer 10-30 ms; in steps of 32 pages a batch, the
 // index keeps as few segments (14 against 11 after 84,000 bug reports) and
 // the bug-filing p99 falls 2-8 ms (seven alternating runs, c = 64). When no
-// level has enough segments to merge, the step does nothing. Writes outside
-// these batches (edits, erasures) still merge when a level reaches 16
-// segments (FTS5's crisismerge).
+// level has 16 segments to merge (migration 9), the step does nothing.
+// Writes outside these batches (edits, erasures) still merge when a level
+// reaches 64 segments (FTS5's crisismerge).
 const ftsMergePages = 32
 
 type feedbackJob struct {

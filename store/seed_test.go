@@ -194,8 +194,10 @@ func TestSeedKeepsSchemaAndSearch(t *testing.T) {
 		t.Fatalf("foreign_key_check: %v %v", orphans, err)
 	}
 	var config []string
-	// The migrations' settings only: FTS5's own merges off (migration 8).
-	if err := db.Raw("SELECT k || '=' || v FROM feedback_fts_config WHERE k <> 'version' ORDER BY k").Scan(&config).Error; err != nil || fmt.Sprint(config) != "[automerge=0]" {
+	// The migrations' settings only: FTS5's own merges off (migration 8),
+	// the writer's of 16 segments (migration 9).
+	if err := db.Raw("SELECT k || '=' || v FROM feedback_fts_config WHERE k <> 'version' ORDER BY k").Scan(&config).Error; err != nil ||
+		fmt.Sprint(config) != "[automerge=0 crisismerge=64 usermerge=16]" {
 		t.Fatalf("the full-text settings changed: %v %v", config, err)
 	}
 	// Seeded values are written as SQL literals: each must be stored as the
