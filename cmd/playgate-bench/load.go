@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -37,6 +38,11 @@ type result struct {
 	RSSPeakMiB     float64 `json:"rss_peak_mib,omitempty"`
 	RSSEndMiB      float64 `json:"rss_end_mib,omitempty"`
 	LoadgenCPUS    float64 `json:"loadgen_cpu_s"`
+	// CPU time per request of the measured window: the load generator's
+	// (this process) and, with -start, the server's. Steadier than
+	// requests/s on a noisy machine, for comparing two builds.
+	LoadgenCPUPerReq float64 `json:"loadgen_cpu_us_per_request,omitempty"`
+	ServerCPUPerReq  float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 // stats are one kind of request's figures over the measured window.
@@ -108,7 +114,8 @@ type worker struct {
 }
 
 // runLoad runs the closed loop: warm-up, then the measured window.
-func runLoad(ctx context.Context, cl *client, fx *fixture, o *options, res *result) error {
+// serverCPU, when not nil, reads the server's CPU time in seconds.
+func runLoad(ctx context.Context, cl *client, fx *fixture, o *options, res *result, serverCPU func() float64) error {
 	before, err := cl.report(ctx, fx)
 	if err != nil {
 		return err
@@ -118,6 +125,13 @@ func runLoad(ctx context.Context, cl *client, fx *fixture, o *options, res *resu
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	t0 := time.Now()
 	measure, end := t0.Add(o.warmup), t0.Add(o.warmup+o.d)
+	// The CPU times when the measured window opens.
+	var mine0, server0 float64
+	opened := make(chan struct{})
+	time.AfterFunc(o.warmup, func() {
+		mine0, server0 = ownCPU(), readCPU(serverCPU)
+		close(opened)
+	})
 	workers := make([]*worker, o.c)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -133,6 +147,8 @@ func runLoad(ctx context.Context, cl *client, fx *fixture, o *options, res *resu
 		}()
 	}
 	wg.Wait()
+	<-opened
+	mine1, server1 := ownCPU(), readCPU(serverCPU)
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	res.LoadgenCPUS = cpu(ru1) - cpu(ru0)
@@ -179,6 +195,12 @@ func runLoad(ctx context.Context, cl *client, fx *fixture, o *options, res *resu
 		s.finish(o.d)
 	}
 	all.finish(o.d)
+	if all.Requests > 0 {
+		res.LoadgenCPUPerReq = round1((mine1 - mine0) * 1e6 / float64(all.Requests))
+		if serverCPU != nil {
+			res.ServerCPUPerReq = round1((server1 - server0) * 1e6 / float64(all.Requests))
+		}
+	}
 	ck.VotePairsAcked = len(votes)
 	for p := range unsure {
 		if _, ok := votes[p]; !ok {
@@ -197,6 +219,22 @@ func runLoad(ctx context.Context, cl *client, fx *fixture, o *options, res *resu
 func cpu(r syscall.Rusage) float64 {
 	return float64(r.Utime.Nano()+r.Stime.Nano()) / 1e9
 }
+
+// ownCPU is this process's CPU time in seconds.
+func ownCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return cpu(ru)
+}
+
+func readCPU(f func() float64) float64 {
+	if f == nil {
+		return 0
+	}
+	return f()
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 func (w *worker) loop(ctx context.Context, cl *client, fx *fixture, o *options, measure, end time.Time) {
 	var feedbackN, voteN int

@@ -141,7 +141,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.mix == "export" {
 		err = runExport(ctx, cl, fx, res)
 	} else {
-		err = runLoad(ctx, cl, fx, &o, res)
+		var serverCPU func() float64
+		if srv != nil {
+			serverCPU = srv.cpuSeconds
+		}
+		err = runLoad(ctx, cl, fx, &o, res, serverCPU)
 	}
 	if err != nil {
 		return err

@@ -56,6 +56,9 @@ func TestBenchCommand(t *testing.T) {
 				if res.RSSPeakMiB <= 0 || res.ReadyMS <= 0 {
 					t.Errorf("%s: rss_peak_mib %v, ready_ms %v", mix, res.RSSPeakMiB, res.ReadyMS)
 				}
+				if res.ServerCPUPerReq <= 0 || res.LoadgenCPUPerReq <= 0 {
+					t.Errorf("%s: CPU per request: server %v µs, load generator %v µs", mix, res.ServerCPUPerReq, res.LoadgenCPUPerReq)
+				}
 				if want := map[string]int{"feedback": 1, "vote": 1, "mixed": 3}[mix]; len(res.Ops) != want {
 					t.Errorf("%s: ops %v, want %d kinds", mix, res.Ops, want)
 				}

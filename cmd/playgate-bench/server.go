@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,6 +172,29 @@ func (s *server) status(field string) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the server's CPU time (user and system) in seconds, read
+// from /proc/<pid>/stat in clock ticks (USER_HZ, 100 on Linux); 0 when it
+// cannot be read.
+func (s *server) cpuSeconds() float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields count from
+	// after it, the state being field 3 and utime and stime 14 and 15.
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (utime + stime) / 100
 }
 
 // peakRSS is the server's peak resident set (VmHWM) since start or the last reset.
