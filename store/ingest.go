@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,117 +42,66 @@ type voteJob struct {
 	v                  *models.Vote
 }
 
-// A batch's rows reach SQLite as one parameter: a JSON array of rows,
-// each an array of values, read back with jsonb_each. A statement's text,
-// its parse and its bind then stay the same size whatever the batch's (the
-// driver parses every statement and finds each parameter by a linear
-// search, so VALUES lists of hundreds of parameters cost more than the
-// writes).
+// A batch's rows reach SQLite as the rows of a VALUES list, every value a
+// parameter of its own, in statements that are prepared once and kept
+// (prepared.go): one for each power of two rows up to maxBatchRows, so
+// that the writer keeps a few statements whatever its batches' sizes. (The
+// driver parses every statement again and finds each parameter by a linear
+// search: before the writer kept its statements, the rows went as one JSON
+// parameter read back with jsonb_each, whose reads, value->>i from the
+// start of the row every time, now cost more than the parameters.)
 
-// fromRows is "SELECT value->>0 AS c0, …, value->>(cols-1) AS c(cols-1)
-// FROM jsonb_each(?)": the rows of a rowsJSON parameter.
-func fromRows(cols int) string {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	for i := range cols {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "value->>%d AS c%d", i, i)
-	}
-	b.WriteString(" FROM jsonb_each(?)")
-	return b.String()
+// rowsMark stands in a statement of execRows or queryRows for a VALUES
+// list; its columns are SQLite's column1, column2, ….
+const rowsMark = "/*rows*/"
+
+// maxBatchRows is the most rows of one statement (a power of two; with
+// 15 values a row, far below SQLite's limit of parameters).
+const maxBatchRows = 64
+
+type rowsKey struct {
+	query      string
+	cols, rows int
 }
 
-// rowsJSON encodes args, cols values a row, as a JSON array of rows. Values
-// are stored as the driver stores its parameters: times in its format,
-// nil pointers as NULL.
-func rowsJSON(cols int, args []any) (string, error) {
-	b := make([]byte, 0, 64*len(args))
-	b = append(b, '[')
-	for i, v := range args {
-		switch {
-		case i%cols == 0 && i > 0:
-			b = append(b, "],["...)
-		case i == 0:
-			b = append(b, '[')
-		default:
-			b = append(b, ',')
-		}
-		var err error
-		if b, err = appendJSONValue(b, v); err != nil {
-			return "", err
-		}
+// rowsTexts keeps the statements made from rowsMark queries (only the
+// writer goroutine uses it).
+var rowsTexts = map[rowsKey]string{}
+
+// withRows is query with rowsMark replaced by a VALUES list of rows rows,
+// cols parameters each.
+func withRows(query string, cols, rows int) string {
+	k := rowsKey{query, cols, rows}
+	if q, ok := rowsTexts[k]; ok {
+		return q
 	}
-	if len(args) > 0 {
-		b = append(b, ']')
-	}
-	return string(append(b, ']')), nil
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	q := strings.Replace(query, rowsMark, "VALUES "+row+strings.Repeat(", "+row, rows-1), 1)
+	rowsTexts[k] = q
+	return q
 }
 
-func appendJSONValue(b []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case int:
-		return strconv.AppendInt(b, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(b, x, 10), nil
-	case *int64:
-		if x == nil {
-			return append(b, "null"...), nil
+// eachRows calls run with the statement of query and the arguments of
+// every run of rows of args, cols values a row: a power of two rows at a
+// time, largest first.
+func eachRows(query string, cols int, args []any, run func(query string, args []any) error) error {
+	for rows := len(args) / cols; rows > 0; {
+		n := maxBatchRows
+		for n > rows {
+			n /= 2
 		}
-		return strconv.AppendInt(b, *x, 10), nil
-	case string:
-		return appendJSONString(b, x), nil
-	case *string:
-		if x == nil {
-			return append(b, "null"...), nil
+		if err := run(withRows(query, cols, n), args[:n*cols]); err != nil {
+			return err
 		}
-		return appendJSONString(b, *x), nil
-	case time.Time:
-		b = append(b, '"')
-		return append(x.AppendFormat(b, sqliteTime), '"'), nil // digits, signs, colons and a space
+		args, rows = args[n*cols:], rows-n
 	}
-	return b, fmt.Errorf("rowsJSON: unsupported %T", v)
+	return nil
 }
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// execRows runs query, whose one parameter is the rows of args, cols
-// values a row (read with fromRows).
+// execRows runs query, in which rowsMark stands for the rows of args, cols
+// values a row.
 func (s *Store) execRows(tx *gorm.DB, query string, cols int, args []any) error {
-	if len(args) == 0 {
-		return nil
-	}
-	doc, err := rowsJSON(cols, args)
-	if err != nil {
-		return err
-	}
-	return s.exec(tx, query, doc)
+	return eachRows(query, cols, args, func(q string, a []any) error { return s.exec(tx, q, a...) })
 }
 
 // exec runs a statement of the writer's batch (tx): prepared once and kept
@@ -165,19 +113,10 @@ func (s *Store) exec(tx *gorm.DB, query string, args ...any) error {
 	return tx.Exec(query, args...).Error
 }
 
-// queryRows runs query, whose one parameter is the rows of args, cols
-// values a row, calling scan for every row of the result: prepared once and
-// kept when the writer has its statements (prepared.go), through gorm
-// otherwise.
+// queryRows runs query, in which rowsMark stands for the rows of args,
+// cols values a row, calling scan for every row of the result.
 func (s *Store) queryRows(tx *gorm.DB, query string, cols int, args []any, scan func(rowScanner) error) error {
-	if len(args) == 0 {
-		return nil
-	}
-	doc, err := rowsJSON(cols, args)
-	if err != nil {
-		return err
-	}
-	return s.query(tx, query, []any{doc}, scan)
+	return eachRows(query, cols, args, func(q string, a []any) error { return s.query(tx, q, a, scan) })
 }
 
 // query runs query with args in the writer's batch (tx), calling scan for
@@ -274,7 +213,7 @@ func (s *Store) loadGrants(tx *gorm.DB, args []any) (map[grantKey]*writeGrant, e
 	out := make(map[grantKey]*writeGrant, len(args)/2)
 	err := s.queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
 		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
-		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+fromRows(2)+`)`, 2, args, func(rows rowScanner) error {
+		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+rowsMark+`)`, 2, args, func(rows rowScanner) error {
 		var tester int64
 		g := &writeGrant{}
 		b := &g.build
@@ -299,7 +238,7 @@ func (s *Store) loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*mod
 		args = append(args, id)
 	}
 	err := s.queryRows(tx, `SELECT id, build_id, "key", title, keep_votes, revert_votes, open_low, open_medium, open_high, open_critical
-		FROM changes WHERE id IN (`+fromRows(1)+`)`, 1, args, func(rows rowScanner) error {
+		FROM changes WHERE id IN (`+rowsMark+`)`, 1, args, func(rows rowScanner) error {
 		c := &models.Change{}
 		if err := rows.Scan(&c.ID, &c.BuildID, &c.Key, &c.Title, &c.KeepVotes, &c.RevertVotes, &c.OpenLow, &c.OpenMedium, &c.OpenHigh, &c.OpenCritical); err != nil {
 			return fmt.Errorf("scan change: %w", err)
@@ -377,10 +316,10 @@ func (e *batchEffects) reflag(tx *gorm.DB, b *models.Build, before, after *model
 
 // flush writes the events and audit entries.
 func (e *batchEffects) flush(tx *gorm.DB) error {
-	if err := e.s.execRows(tx, "INSERT INTO build_events (build_id, type, data, at) "+fromRows(4), 4, e.events); err != nil {
+	if err := e.s.execRows(tx, "INSERT INTO build_events (build_id, type, data, at) "+rowsMark, 4, e.events); err != nil {
 		return err
 	}
-	return e.s.execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) "+fromRows(6), 6, e.audit)
+	return e.s.execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) "+rowsMark, 6, e.audit)
 }
 
 // bumpGrants adds to a count column of grants (feedback_count or
@@ -390,8 +329,8 @@ func (s *Store) bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now t
 	for id, n := range adds {
 		args = append(args, id, n, now)
 	}
-	return s.execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.c1, last_active_at = v.c2 FROM ("+fromRows(3)+
-		") AS v WHERE grants.id = v.c0", 3, args)
+	return s.execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.column2, last_active_at = v.column3 FROM ("+rowsMark+
+		") AS v WHERE grants.id = v.column1", 3, args)
 }
 
 // nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
@@ -471,7 +410,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		return err
 	}
 	filed := map[idemKey]*models.Feedback{}
-	err = s.queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN ("+fromRows(2)+")", 2, keyArgs,
+	err = s.queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN ("+rowsMark+")", 2, keyArgs,
 		func(rows rowScanner) error {
 			f := &models.Feedback{}
 			if err := scanFeedback(rows, f); err != nil {
@@ -575,7 +514,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		}
 	}
 	err = s.execRows(tx, `INSERT INTO feedback (id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
-		platform_client_version, status, idempotency_key, created_at, updated_at) `+fromRows(15), 15, rows)
+		platform_client_version, status, idempotency_key, created_at, updated_at) `+rowsMark, 15, rows)
 	if err != nil {
 		return err
 	}
@@ -601,8 +540,8 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	for cid, c := range open {
 		args = append(args, cid, c.low, c.medium, c.high, c.critical)
 	}
-	err = s.execRows(tx, `UPDATE changes SET open_low = open_low + v.c1, open_medium = open_medium + v.c2,
-		open_high = open_high + v.c3, open_critical = open_critical + v.c4 FROM (`+fromRows(5)+`) AS v WHERE changes.id = v.c0`, 5, args)
+	err = s.execRows(tx, `UPDATE changes SET open_low = open_low + v.column2, open_medium = open_medium + v.column3,
+		open_high = open_high + v.column4, open_critical = open_critical + v.column5 FROM (`+rowsMark+`) AS v WHERE changes.id = v.column1`, 5, args)
 	if err != nil {
 		return err
 	}
@@ -674,7 +613,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 	}
 	cast := map[voteKey]*models.Vote{} // the current vote of each pair
 	err = s.queryRows(tx, `SELECT id, change_id, build_id, tester_id, vote, comment, created_at, updated_at FROM votes
-		WHERE (change_id, tester_id) IN (`+fromRows(2)+`)`, 2, voteArgs, func(rows rowScanner) error {
+		WHERE (change_id, tester_id) IN (`+rowsMark+`)`, 2, voteArgs, func(rows rowScanner) error {
 		v := &models.Vote{}
 		if err := rows.Scan(&v.ID, &v.ChangeID, &v.BuildID, &v.TesterID, &v.Vote, &v.Comment, &v.CreatedAt, &v.UpdatedAt); err != nil {
 			return fmt.Errorf("scan vote: %w", err)
@@ -759,9 +698,8 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		v := cast[k]
 		rows = append(rows, v.ChangeID, v.BuildID, v.TesterID, v.Vote, v.Comment, v.CreatedAt, v.UpdatedAt)
 	}
-	// "WHERE true" tells SQLite's parser that ON CONFLICT is not a join's ON.
-	err = s.execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) "+fromRows(7)+
-		" WHERE true ON CONFLICT (change_id, tester_id) DO UPDATE SET vote = excluded.vote, comment = excluded.comment, updated_at = excluded.updated_at", 7, rows)
+	err = s.execRows(tx, "INSERT INTO votes (change_id, build_id, tester_id, vote, comment, created_at, updated_at) "+rowsMark+
+		" ON CONFLICT (change_id, tester_id) DO UPDATE SET vote = excluded.vote, comment = excluded.comment, updated_at = excluded.updated_at", 7, rows)
 	if err != nil {
 		return err
 	}
@@ -770,8 +708,8 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		c := changes[id]
 		args = append(args, id, a.KeepVotes-c.KeepVotes, a.RevertVotes-c.RevertVotes)
 	}
-	err = s.execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.c1, revert_votes = revert_votes + v.c2 FROM (`+fromRows(3)+
-		`) AS v WHERE changes.id = v.c0`, 3, args)
+	err = s.execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.column2, revert_votes = revert_votes + v.column3 FROM (`+rowsMark+
+		`) AS v WHERE changes.id = v.column1`, 3, args)
 	if err != nil {
 		return err
 	}

@@ -131,6 +131,12 @@ func ingestJobs(s *Store, w ingestWorld) []*writeJob {
 	vote(w.t1, w.cc, models.VoteKeep, "")  // closed
 	vote(w.t4, w.cOther, models.VoteKeep, "")
 	vote(w.t2, w.cOther, models.VoteRevert, "earlier vote changed")
+	// More rows than one statement holds (maxBatchRows), every tenth a
+	// retry of the one before.
+	for i := range 2*maxBatchRows + 7 {
+		key := fmt.Sprintf("bulk-%d", i-i%10/9)
+		fb(NewFeedback{BuildID: w.open, TesterID: w.t2, ChangeID: id(w.c3), Severity: sev("medium"), Title: key, IdempotencyKey: key})
+	}
 	return jobs
 }
 

@@ -155,6 +155,18 @@ func (p *preparedStmts) bind(st uintptr, args []any) error {
 			rc = sqlite3.Xsqlite3_bind_double(p.tls, st, at, v)
 		case string:
 			rc = p.bindText(st, at, v)
+		case *int64:
+			if v == nil {
+				rc = sqlite3.Xsqlite3_bind_null(p.tls, st, at)
+			} else {
+				rc = sqlite3.Xsqlite3_bind_int64(p.tls, st, at, *v)
+			}
+		case *string:
+			if v == nil {
+				rc = sqlite3.Xsqlite3_bind_null(p.tls, st, at)
+			} else {
+				rc = p.bindText(st, at, *v)
+			}
 		case time.Time:
 			rc = p.bindText(st, at, v.Format(sqliteTime))
 		default:
