@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -64,20 +65,20 @@ type rowsKey struct {
 	cols, rows int
 }
 
-// rowsTexts keeps the statements made from rowsMark queries (only the
-// writer goroutine uses it).
-var rowsTexts = map[rowsKey]string{}
+// rowsTexts keeps the statements made from rowsMark queries, by rowsKey:
+// the writers of every open store share them.
+var rowsTexts sync.Map
 
 // withRows is query with rowsMark replaced by a VALUES list of rows rows,
 // cols parameters each.
 func withRows(query string, cols, rows int) string {
 	k := rowsKey{query, cols, rows}
-	if q, ok := rowsTexts[k]; ok {
-		return q
+	if q, ok := rowsTexts.Load(k); ok {
+		return q.(string)
 	}
 	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	q := strings.Replace(query, rowsMark, "VALUES "+row+strings.Repeat(", "+row, rows-1), 1)
-	rowsTexts[k] = q
+	rowsTexts.Store(k, q)
 	return q
 }
 
