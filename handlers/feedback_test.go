@@ -269,6 +269,11 @@ func TestListFeedback(t *testing.T) {
 		fmt.Sprintf("change_id=%d", w.changes[1]): {mine[2]},
 		"q=harbour":                         {theirs, mine[1], mine[0]},
 		"q=HARBOUR+crash":                   {mine[0]},
+		"q=harb":                            {theirs, mine[1], mine[0]}, // words of three letters or more match as prefixes
+		"q=cre":                             {mine[2]},
+		"q=in":                              {theirs, mine[2], mine[0]}, // shorter ones as whole words
+		"q=cr":                              nil,
+		"q=ma+the":                          nil,
 		"q=100%25":                          nil,
 		"kind=bug&severity=medium":          {theirs},
 		"kind=suggestion&severity=critical": nil, // only bugs have a severity

@@ -527,8 +527,8 @@ func checkFeedbackFilters(t *testing.T, what string, items []map[string]any, que
 		}
 		title, _ := it["title"].(string)
 		body, _ := it["body"].(string)
-		if word != "" && isASCII(title+body) && !hasWordPrefix(title+" "+body, word) {
-			t.Errorf("%s: item %d (%q) has no word starting with %q", what, id, title, word)
+		if word != "" && isASCII(title+body) && !hasSearchWord(title+" "+body, word) {
+			t.Errorf("%s: item %d (%q) has no word %q (or starting with it, when it has %d letters or more)", what, id, title, word, store.SearchPrefixMin)
 		}
 	}
 }
@@ -545,10 +545,11 @@ func firstSearchWord(q string) string {
 	return words[0]
 }
 
-// hasWordPrefix tells whether a word of text starts with prefix.
-func hasWordPrefix(text, prefix string) bool {
+// hasSearchWord tells whether a word of text is word, or starts with it
+// when word is long enough to match as a prefix.
+func hasSearchWord(text, word string) bool {
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if strings.HasPrefix(w, prefix) {
+		if w == word || len(word) >= store.SearchPrefixMin && strings.HasPrefix(w, word) {
 			return true
 		}
 	}

@@ -19,20 +19,35 @@ func searchWords(q string, minLen, max int) []string {
 	return out
 }
 
-// fullText is the condition "feedback matches every word (as a prefix)" in
-// the database's full-text index: FTS5 on SQLite, tsvector on PostgreSQL.
+// SearchPrefixMin is the fewest letters of a search word that match as the
+// start of a word ("harb" finds "harbour"); shorter words ("a", "in") match
+// whole words only. A one- or two-letter prefix matches nearly every item,
+// and the full-text index gathers every match of a prefix before it can
+// pick the newest: at a million items "q=s" took 370 ms, the whole word a
+// few.
+const SearchPrefixMin = 3
+
+// fullText is the condition "feedback matches every word (as a prefix when
+// it is long enough)" in the database's full-text index: FTS5 on SQLite,
+// tsvector on PostgreSQL.
 func (s *Store) fullText(words []string) (string, string) {
 	const op = "AND"
-	if s.dialect == Postgres {
-		parts := make([]string, len(words))
-		for i, w := range words {
-			parts[i] = w + ":*"
-		}
-		return "feedback.search @@ to_tsquery('simple', ?)", strings.Join(parts, " & ")
-	}
 	parts := make([]string, len(words))
 	for i, w := range words {
-		parts[i] = `"` + w + `"*`
+		prefix := len([]rune(w)) >= SearchPrefixMin
+		switch {
+		case s.dialect == Postgres && prefix:
+			parts[i] = w + ":*"
+		case s.dialect == Postgres:
+			parts[i] = w
+		case prefix:
+			parts[i] = `"` + w + `"*`
+		default:
+			parts[i] = `"` + w + `"`
+		}
+	}
+	if s.dialect == Postgres {
+		return "feedback.search @@ to_tsquery('simple', ?)", strings.Join(parts, " & ")
 	}
 	return "feedback.id IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)", strings.Join(parts, " "+op+" ")
 }
