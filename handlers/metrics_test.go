@@ -18,6 +18,7 @@ func TestMetricsExposition(t *testing.T) {
 		"go_sql_open_connections{db_name=",
 		"playgate_writer_queue_length",
 		"playgate_writer_writes_total",
+		"playgate_writer_fallbacks_total 0",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -54,7 +54,10 @@ func newMetrics(st *store.Store) *metrics {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "playgate_writer_batches_total", Help: "Group-commit transactions of the SQLite writer."},
 				func() float64 { return float64(st.WriterStats().Batches) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "playgate_writer_writes_total", Help: "Writes run by the SQLite writer (writes / batches is the mean batch size)."},
-				func() float64 { return float64(st.WriterStats().Writes) }))
+				func() float64 { return float64(st.WriterStats().Writes) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "playgate_writer_fallbacks_total",
+				Help: "Batches of bug reports or votes whose set-based run failed and ran again one write at a time (each a fault to look at)."},
+				func() float64 { return float64(st.WriterStats().Fallbacks) }))
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

@@ -58,11 +58,12 @@ type writeJob struct {
 // batcher feeds the single SQLite writer connection.
 type batcher struct {
 	jobs chan *writeJob
-	// batches and writes count for the metrics.
-	batches, writes atomic.Uint64
-	mu              sync.RWMutex
-	closed          bool
-	done            chan struct{}
+	// batches and writes count for the metrics; fallbacks, the set-based
+	// runs that failed and ran again one write at a time (ingestSet).
+	batches, writes, fallbacks atomic.Uint64
+	mu                         sync.RWMutex
+	closed                     bool
+	done                       chan struct{}
 	// cache is the writer's grants and webhooks (ingest.go).
 	cache writerCache
 	// prepared are the writer's statements (prepared.go); direct says
@@ -271,7 +272,7 @@ func (s *Store) beginBatch() (tx *gorm.DB, release func(), err error) {
 		conn.Close()
 		return nil, nil, tx.Error
 	}
-	b.direct = direct
+	b.direct = direct && !s.unprepared
 	return tx, func() {
 		b.direct = false
 		conn.Close()
@@ -366,6 +367,7 @@ func (s *Store) ingestSet(tx *gorm.DB, jobs []*writeJob, results []error, idx []
 		if err != nil || setErr == nil {
 			return err
 		}
+		s.batch.fallbacks.Add(1)
 	}
 	var err error
 	for _, i := range idx {
@@ -417,6 +419,9 @@ type WriterStats struct {
 	Queued  int    // writes waiting for the writer now
 	Batches uint64 // transactions committed or rolled back
 	Writes  uint64 // writes run in them
+	// Fallbacks are the set-based runs of feedback or votes that failed as
+	// a whole and ran again one write at a time: each is a fault to look at.
+	Fallbacks uint64
 }
 
 // WriterStats reads the writer's figures (zero on PostgreSQL).
@@ -424,5 +429,6 @@ func (s *Store) WriterStats() WriterStats {
 	if s.batch == nil {
 		return WriterStats{}
 	}
-	return WriterStats{Queued: len(s.batch.jobs), Batches: s.batch.batches.Load(), Writes: s.batch.writes.Load()}
+	return WriterStats{Queued: len(s.batch.jobs), Batches: s.batch.batches.Load(), Writes: s.batch.writes.Load(),
+		Fallbacks: s.batch.fallbacks.Load()}
 }

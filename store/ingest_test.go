@@ -232,10 +232,18 @@ func TestIngestBatchMatchesOneAtATime(t *testing.T) {
 		t.Fatal("the fixture raises no flag")
 	}
 
-	for _, fault := range []error{nil, errors.New("injected set failure")} {
-		t.Run(fmt.Sprintf("fault=%v", fault), func(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fault      error
+		unprepared bool
+	}{
+		{"set-based", nil, false},
+		{"set-based through gorm", nil, true},
+		{"set-based failing", errors.New("injected set failure"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			s, w := prepare(t)
-			s.setFault = fault
+			s.setFault, s.unprepared = tc.fault, tc.unprepared
 			jobs := ingestJobs(s, w)
 			for _, j := range jobs {
 				j.done = make(chan error, 1)
@@ -244,6 +252,9 @@ func TestIngestBatchMatchesOneAtATime(t *testing.T) {
 			got := make([]error, len(jobs))
 			for i, j := range jobs {
 				got[i] = <-j.done
+			}
+			if n, want := s.WriterStats().Fallbacks, map[bool]uint64{false: 0, true: 2}[tc.fault != nil]; n != want {
+				t.Errorf("%d batches ran again one write at a time, want %d", n, want) // feedback and votes
 			}
 			gotState := ingestState(t, s, jobs, got)
 			if !reflect.DeepEqual(gotState, wantState) {

@@ -95,6 +95,9 @@ type Store struct {
 	principals *principalCache
 	// setFault, set by tests, fails every set-based batch (ingest.go).
 	setFault error
+	// unprepared, set by tests, has the writer run its statements through
+	// gorm, as it does when it cannot reach the driver's connection.
+	unprepared bool
 }
 
 // Options configure Open.
