@@ -86,6 +86,9 @@ func withRows(query string, cols, rows int) string {
 // every run of rows of args, cols values a row: a power of two rows at a
 // time, largest first.
 func eachRows(query string, cols int, args []any, run func(query string, args []any) error) error {
+	if cols <= 0 || len(args)%cols != 0 {
+		return fmt.Errorf("%d values for rows of %d", len(args), cols)
+	}
 	for rows := len(args) / cols; rows > 0; {
 		n := maxBatchRows
 		for n > rows {

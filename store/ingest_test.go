@@ -432,3 +432,22 @@ func TestWriterSeesWebhookChanges(t *testing.T) {
 		t.Errorf("%d webhook events after another connection added a webhook, want 2", n)
 	}
 }
+
+// A statement of rows refuses values that do not fill its last row, rather
+// than dropping them.
+func TestRowsRefuseAShortRow(t *testing.T) {
+	ran := 0
+	err := eachRows("INSERT INTO t (a, b) "+rowsMark, 2, []any{1, 2, 3}, func(string, []any) error { ran++; return nil })
+	if err == nil || ran != 0 {
+		t.Errorf("3 values in rows of 2: ran %d statements, error %v", ran, err)
+	}
+	var got []string
+	err = eachRows("INSERT INTO t (a, b) "+rowsMark, 2, make([]any, 2*(maxBatchRows+3)), func(q string, a []any) error {
+		got = append(got, fmt.Sprintf("%d rows of %d values", strings.Count(q, "(?"), len(a)))
+		return nil
+	})
+	want := []string{"64 rows of 128 values", "2 rows of 4 values", "1 rows of 2 values"}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("67 rows went as %q (%v), want %q", got, err, want)
+	}
+}
