@@ -43,14 +43,12 @@ type voteJob struct {
 	v                  *models.Vote
 }
 
-// A batch's rows reach SQLite as the rows of a VALUES list, every value a
-// parameter of its own, in statements that are prepared once and kept
-// (prepared.go): one for each power of two rows up to maxBatchRows, so
-// that the writer keeps a few statements whatever its batches' sizes. (The
-// driver parses every statement again and finds each parameter by a linear
-// search: before the writer kept its statements, the rows went as one JSON
-// parameter read back with jsonb_each, whose reads, value->>i from the
-// start of the row every time, now cost more than the parameters.)
+// A batch's rows reach SQLite as a VALUES list, one parameter a value, in
+// statements the writer prepares once and keeps (prepared.go): one for
+// each power of two rows up to maxBatchRows, so a few statements serve
+// every batch size. (They once went as one JSON parameter read back with
+// jsonb_each, which spared the driver's parse of long statements; with
+// kept statements, reading the JSON cost more than binding the values.)
 
 // rowsMark stands in a statement of execRows or queryRows for a VALUES
 // list; its columns are SQLite's column1, column2, ….
