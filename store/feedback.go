@@ -372,7 +372,7 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 		if len(words) == 0 {
 			return []models.Feedback{}, "", nil // nothing searchable can match
 		}
-		out, err = s.searchPage(q.Session(&gorm.Session{}), words, f.Page.After, limit, page)
+		out, err = s.searchPage(ctx, q.Session(&gorm.Session{}), words, f.Page.After, limit, page)
 	}
 	if err != nil {
 		return nil, "", err
@@ -390,9 +390,17 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 // a search of every match gives, since those are the newest matches. A
 // common word matches a large part of a big build, and checking every
 // match of it is what made such a search slow.
-func (s *Store) searchPage(q *gorm.DB, words []string, after int64, limit int,
+func (s *Store) searchPage(ctx context.Context, q *gorm.DB, words []string, after int64, limit int,
 	page func(*gorm.DB) ([]models.Feedback, error)) ([]models.Feedback, error) {
-	cond, match := s.fullText(words)
+	var parts map[string]string
+	if s.dialect == SQLite {
+		var none bool
+		var err error
+		if parts, none, err = s.expandPrefixes(ctx, words); err != nil || none {
+			return []models.Feedback{}, err
+		}
+	}
+	cond, match := s.fullText(words, parts)
 	if s.dialect == SQLite {
 		below := after
 		if below <= 0 {

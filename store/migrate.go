@@ -317,6 +317,11 @@ CREATE INDEX feedback_build_status ON feedback (build_id, status, id);
 		SQLite: {`INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('usermerge', 16)`,
 			`INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('crisismerge', 64)`},
 	}},
+	// The words of the full-text index, for a search to list the words a
+	// prefix stands for (expandPrefixes). A view of the index, no storage.
+	{version: 10, name: "the full-text index's words", perDialect: map[Dialect][]string{
+		SQLite: {`CREATE VIRTUAL TABLE feedback_fts_terms USING fts5vocab(feedback_fts, instance)`},
+	}},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows
