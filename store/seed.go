@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -207,6 +208,9 @@ type loader struct {
 	rebuild  []schemaObject
 	rows     int // rows since the last commit or progress report (writing goroutine)
 	progress func(table string, done, total int)
+	// side builds the full-text index of a table loaded while empty
+	// (seedfts.go); its transaction begins deferred then.
+	side *ftsSide
 }
 
 // seedStmt is one statement for a writing goroutine, with ? placeholders
@@ -306,7 +310,17 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 				err = derr
 			}
 		}
-		err = errors.Join(err, restore(), conn.Close())
+		if l.side != nil {
+			err = errors.Join(err, l.side.close(l))
+		}
+		err = errors.Join(err, restore())
+		if l.side != nil {
+			// Its FTS5 may hold what it read of the index before the copy:
+			// the connection is closed, not put back in the pool.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		} else {
+			err = errors.Join(err, conn.Close())
+		}
 		resume()
 	}()
 	fresh := false
@@ -341,6 +355,14 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 						return errors.Join(fmt.Errorf("put the database back in WAL mode: %w", err), undo())
 					}
 					return undo()
+				}
+			}
+			for _, t := range big {
+				if l.side != nil {
+					break
+				}
+				if l.side, err = l.startFTSSide(s.DataDir, t); err != nil {
+					return fmt.Errorf("prepare the load: %w", err)
 				}
 			}
 		}
@@ -492,7 +514,13 @@ func (l *loader) finish() error {
 		}
 	}
 	for _, t := range fts {
-		if err := l.rebuildFTS(t); err != nil {
+		var err error
+		if l.side != nil && l.side.table == t && !l.side.missed {
+			err = l.side.copyInto(l)
+		} else {
+			err = l.rebuildFTS(t)
+		}
+		if err != nil {
 			return fmt.Errorf("fill %s: %w", t, err)
 		}
 	}
@@ -596,7 +624,15 @@ func (l *loader) begin() error {
 	if l.tx != nil {
 		return nil
 	}
-	tx, err := l.conn.BeginTx(l.ctx, nil)
+	// With a side, the transaction begins deferred: the driver begins
+	// every other one IMMEDIATE, which would lock the attached scratch
+	// database too. ReadOnly only tells the driver so (a plain BEGIN);
+	// SQLite does not make the transaction read-only.
+	var opts *sql.TxOptions
+	if l.side != nil {
+		opts = &sql.TxOptions{ReadOnly: true}
+	}
+	tx, err := l.conn.BeginTx(l.ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -652,6 +688,11 @@ type tableWriter struct {
 	pending int
 	added   int // rows added so far
 	total   int // rows to write, for progress
+	// side, when set, also gets the columns sideAt of each row, in
+	// batches of sideRows (seedfts.go).
+	side     *ftsSide
+	sideAt   []int
+	sideRows []any
 	// done and staged belong to the writing goroutine.
 	done, staged int
 }
@@ -676,6 +717,13 @@ func (l *loader) table(name string, cols ...string) *tableWriter {
 		w.into = t
 	}
 	w.head = "INSERT INTO " + w.into + " (" + strings.Join(cols, ", ") + ") VALUES "
+	if l.side != nil && l.side.source == name {
+		if w.sideAt = l.side.tee(cols); w.sideAt == nil {
+			l.side.missed = true // filled from the table at the end instead
+		} else {
+			w.side = l.side
+		}
+	}
 	if l.dialect == Postgres {
 		w.perStmt = max(1, min(500, seedParamsPostgres/len(cols)))
 		w.full = w.insertSQL(w.perStmt)
@@ -766,14 +814,42 @@ func (w *tableWriter) add(vals ...any) error {
 		w.text = append(w.text, ')')
 	}
 	w.added++
+	if w.side != nil {
+		for _, i := range w.sideAt {
+			w.sideRows = append(w.sideRows, vals[i])
+		}
+		if len(w.sideRows) >= ftsSideBatch*len(w.sideAt) {
+			if err := w.sendSide(); err != nil {
+				return err
+			}
+		}
+	}
 	if w.pending++; w.pending < w.perStmt {
 		return nil
 	}
 	return w.flush()
 }
 
+// sendSide sends the rows gathered for the side.
+func (w *tableWriter) sendSide() error {
+	if len(w.sideRows) == 0 {
+		return nil
+	}
+	err := w.side.q.send(seedStmt{args: w.sideRows})
+	w.sideRows = make([]any, 0, ftsSideBatch*len(w.sideAt)) // the side's goroutine owns the old ones
+	if err != nil {
+		return fmt.Errorf("full-text index of %s: %w", w.table, w.side.q.wait())
+	}
+	return nil
+}
+
 // flush queues what add gathered.
 func (w *tableWriter) flush() error {
+	if w.side != nil {
+		if err := w.sendSide(); err != nil {
+			return err
+		}
+	}
 	if w.pending == 0 {
 		return nil
 	}

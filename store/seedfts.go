@@ -1,0 +1,228 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// A load into an empty table that a full-text index keeps (bulkLoad) builds
+// that index on a second connection, into a scratch database beside the
+// data file, while the loader writes the rows; at the end the loader copies
+// the index's tables into place, inside its transaction. Built from the
+// loaded table at the end instead, the index was a step of its own on one
+// core (5 of 19 s for a million items), while the rows' step leaves the
+// other core half idle.
+//
+// The scratch index is contentless (content=''), declared otherwise as the
+// real one, so its tables (_data, _idx, _docsize) hold what the real one's
+// would. The loader's transaction begins deferred, so that the scratch
+// database, attached to its connection before it begins, is not locked
+// until the copy reads it. FTS5 keeps what it read of an index with the
+// connection, and the copy writes the index's tables behind its back: the
+// loader's connection is closed after the load, not used again.
+
+// ftsScratchName is the schema name of the scratch database on the
+// loader's connection.
+const ftsScratchName = "seedfts"
+
+// ftsSide builds one full-text index beside a load.
+type ftsSide struct {
+	table  string   // the full-text table, e.g. feedback_fts
+	source string   // the table it indexes, e.g. feedback
+	cols   []string // the source's columns it reads: its rowid, then each indexed column
+	insert string   // the scratch index's INSERT of one row
+	path   string   // the scratch database
+	db     *sql.DB
+	conn   *sql.Conn
+	p      preparedStmts // on conn, used by the queue's goroutine only
+	q      *stmtQueue    // batches of rows, flattened (rowid, columns…)
+	// missed is set when a table writer of source lacks one of cols: the
+	// index is then filled from the table at the end, as without a side.
+	missed bool
+}
+
+// ftsSideBatch is how many rows a batch sent to the side holds.
+const ftsSideBatch = 256
+
+// ftsCommit is the statement that ends the side's queue.
+const ftsCommit = "COMMIT"
+
+// startFTSSide starts building the full-text index of source beside the
+// load, when source has one declared as migration 6 does; it returns nil
+// when it has none or another kind, or when the driver's connection handle
+// cannot be reached (see preparedStmts). Called before the loader's
+// transaction begins: it attaches the scratch database to the loader's
+// connection.
+func (l *loader) startFTSSide(dataDir, source string) (*ftsSide, error) {
+	table, ok := seedFTS[source]
+	if !ok {
+		return nil, nil
+	}
+	var decl string
+	if err := l.conn.QueryRowContext(l.ctx, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&decl); err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	content := "content='" + source + "', content_rowid='id'"
+	if !strings.Contains(decl, content) {
+		return nil, nil // declared otherwise: filled from its table at the end
+	}
+	f := &ftsSide{table: table, source: source, cols: []string{"id"}, path: filepath.Join(dataDir, "playgate.db.seed-fts")}
+	rows, err := l.conn.QueryContext(l.ctx, "SELECT name FROM pragma_table_info(?) ORDER BY cid", table)
+	if err != nil {
+		return nil, fmt.Errorf("read %s's columns: %w", table, err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		f.cols = append(f.cols, c)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read %s's columns: %w", table, err)
+	}
+	f.insert = "INSERT INTO " + table + " (rowid, " + strings.Join(f.cols[1:], ", ") + ") VALUES (?" + strings.Repeat(", ?", len(f.cols)-1) + ")"
+	if err := f.removeFiles(); err != nil {
+		return nil, err
+	}
+	attached, err := f.open(l, strings.Replace(decl, content, "content=''", 1))
+	if err != nil || !attached {
+		return nil, errors.Join(err, f.close(nil))
+	}
+	f.q = startQueue(f.write)
+	return f, nil
+}
+
+// open creates the scratch database with its index, begins its
+// transaction and attaches it to the loader's connection. It tells false
+// when the driver's connection handle cannot be reached.
+func (f *ftsSide) open(l *loader, decl string) (bool, error) {
+	// A scratch file: no journal, no syncs. A crash leaves it behind, and
+	// the next load removes it.
+	var err error
+	if f.db, err = sql.Open("sqlite", "file:"+f.path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)"); err != nil {
+		return false, fmt.Errorf("open the scratch index: %w", err)
+	}
+	f.db.SetMaxOpenConns(1)
+	if f.conn, err = f.db.Conn(l.ctx); err != nil {
+		return false, fmt.Errorf("open the scratch index: %w", err)
+	}
+	attached := false
+	err = f.conn.Raw(func(dc any) error {
+		if attached = f.p.attach(dc); !attached {
+			return nil
+		}
+		// FTS5 writes its pending terms out when they fill this much memory
+		// (as rebuildFTS has it), and whenever a statement that may write
+		// several rows begins: the side inserts one row a statement, all in
+		// one transaction.
+		return errors.Join(f.p.exec(decl),
+			f.p.exec("INSERT INTO "+f.table+" ("+f.table+", rank) VALUES ('hashsize', ?)", seedFTSHash),
+			f.p.exec("BEGIN"))
+	})
+	if err != nil || !attached {
+		return false, err
+	}
+	if _, err := l.conn.ExecContext(l.ctx, "ATTACH DATABASE ? AS "+ftsScratchName, f.path); err != nil {
+		return false, fmt.Errorf("attach the scratch index: %w", err)
+	}
+	return true, nil
+}
+
+// write inserts a batch of rows (flattened) into the scratch index, or
+// commits (queue's goroutine).
+func (f *ftsSide) write(st seedStmt) error {
+	return f.conn.Raw(func(any) error {
+		if st.sql == ftsCommit {
+			return f.p.exec(ftsCommit)
+		}
+		n := len(f.cols)
+		for i := 0; i+n <= len(st.args); i += n {
+			if err := f.p.exec(f.insert, st.args[i:i+n]...); err != nil {
+				return fmt.Errorf("index %s %v: %w", f.source, st.args[i], err)
+			}
+		}
+		return nil
+	})
+}
+
+// tee tells where the side's columns are in the rows of a table writer of
+// its source with columns cols; nil when one is missing.
+func (f *ftsSide) tee(cols []string) []int {
+	at := make([]int, len(f.cols))
+	for i, c := range f.cols {
+		if at[i] = slices.Index(cols, c); at[i] < 0 {
+			return nil
+		}
+	}
+	return at
+}
+
+// copyInto waits for the side to commit and copies its index into the
+// loader's full-text table, in the loader's transaction.
+func (f *ftsSide) copyInto(l *loader) error {
+	if err := f.q.send(seedStmt{sql: ftsCommit}); err == nil {
+		f.q.end()
+	}
+	if err := f.q.wait(); err != nil {
+		return fmt.Errorf("build the scratch index: %w", err)
+	}
+	for _, suffix := range []string{"_data", "_idx", "_docsize"} {
+		t := f.table + suffix
+		if _, err := l.tx.ExecContext(l.ctx, "DELETE FROM "+t+"; INSERT INTO "+t+" SELECT * FROM "+ftsScratchName+"."+t); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+	}
+	if testHookFTSSide != nil {
+		testHookFTSSide(f.table)
+	}
+	return nil
+}
+
+// testHookFTSSide, when set by a test, hears of each index a side built.
+var testHookFTSSide func(table string)
+
+// close stops the side if it still runs, and removes the scratch
+// database; with the loader, whose transaction has ended, it detaches it
+// first.
+func (f *ftsSide) close(l *loader) error {
+	var errs []error
+	if f.q != nil {
+		select {
+		case <-f.q.done:
+		default:
+			f.q.end() // the load failed: its error is the one to report
+		}
+		f.q.wait()
+	}
+	if l != nil {
+		if _, err := l.conn.ExecContext(l.ctx, "DETACH DATABASE "+ftsScratchName); err != nil {
+			errs = append(errs, fmt.Errorf("detach the scratch index: %w", err))
+		}
+	}
+	if f.conn != nil {
+		f.conn.Raw(func(any) error { f.p.close(); return nil })
+		errs = append(errs, f.conn.Close())
+	}
+	if f.db != nil {
+		errs = append(errs, f.db.Close())
+	}
+	return errors.Join(append(errs, f.removeFiles())...)
+}
+
+// removeFiles removes the scratch database and its journals.
+func (f *ftsSide) removeFiles() error {
+	var errs []error
+	for _, p := range []string{f.path, f.path + "-journal", f.path + "-wal", f.path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove the scratch index: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"playgate/models"
+)
+
+// A seed into an empty database builds the full-text index beside the rows
+// (seedfts.go): the index is whole and right (FTS5's own check against the
+// items), items filed and loaded after the seed are indexed on top of it,
+// and the scratch database is gone. A load without the items' ids, or into
+// a table that holds items, fills the index otherwise, as rightly.
+func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{DataDir: dir})
+	must(t, err)
+	defer s.Close()
+	var built []string
+	testHookFTSSide = func(table string) { built = append(built, table) }
+	defer func() { testHookFTSSide = nil }()
+
+	const n = 3*ftsSideBatch + 17 // batches and a part of one
+	res, err := s.Seed(ctx, SeedSpec{Feedback: n, Votes: 50, Changes: 4, Testers: 12, PasswordHash: "x"})
+	must(t, err)
+	if !slices.Equal(built, []string{"feedback_fts"}) {
+		t.Fatalf("indexes built beside the seed: %v, want [feedback_fts]", built)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "playgate.db.seed-fts")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the scratch database is still there (%v)", err)
+	}
+	check := func(when string) {
+		t.Helper()
+		if err := s.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
+			t.Fatalf("%s: the full-text index does not match the items: %v", when, err)
+		}
+	}
+	check("after the seed")
+	var indexed int
+	must(t, s.r.Raw("SELECT COUNT(*) FROM feedback_fts WHERE feedback_fts MATCH 'crash OR lag OR the OR a'").Scan(&indexed).Error)
+	if seeded := res.Rows["feedback"]; seeded < n || indexed < int(seeded)/2 {
+		t.Errorf("%d of %d seeded items found by common words", indexed, seeded)
+	}
+
+	// Items filed and loaded after the index was copied into place.
+	built = nil
+	var tester int64
+	must(t, s.r.Raw("SELECT user_id FROM grants WHERE build_id = ? ORDER BY user_id LIMIT 1", res.BuildID).Scan(&tester).Error)
+	_, _, err = s.CreateFeedback(ctx, NewFeedback{BuildID: res.BuildID, TesterID: tester, Kind: "suggestion", Title: "Lighthouse beacon", Body: "brighter"})
+	must(t, err)
+	must(t, s.SeedFeedback(ctx, res.BuildID, tester, 5, func(i int, fb *models.Feedback) { fb.Title = "Lighthouse" }))
+	if len(built) != 0 {
+		t.Errorf("a load into a table with items built %v beside it", built)
+	}
+	check("after more items")
+	page, _, err := s.ListFeedback(ctx, FeedbackFilter{BuildID: res.BuildID, Q: "lighthouse", Page: Page{Limit: 50}})
+	must(t, err)
+	if len(page) != 6 {
+		t.Errorf("q=lighthouse found %d items, want 6", len(page))
+	}
+
+	// Without the items' ids (SeedFeedback), into an empty database.
+	s2, err := Open(ctx, Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s2.Close()
+	w := newIngestWorld(t, s2)
+	must(t, s2.SeedFeedback(ctx, w.open, w.t1, n, func(i int, fb *models.Feedback) { fb.Title = "Harbor crane" }))
+	if len(built) != 0 {
+		t.Errorf("a load without ids built %v beside it", built)
+	}
+	if err := s2.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
+		t.Fatalf("the index filled at the end does not match the items: %v", err)
+	}
+}
