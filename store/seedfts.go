@@ -179,10 +179,129 @@ func (f *ftsSide) copyInto(l *loader) error {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
+	if err := f.raiseSegment(l); err != nil {
+		return err
+	}
 	if testHookFTSSide != nil {
 		testHookFTSSide(f.table)
 	}
 	return nil
+}
+
+// ftsStructureID is the rowid of an FTS5 index's structure record in its
+// _data table: its levels and the segments of each.
+const ftsStructureID = 10
+
+// ftsBatchPages is about how many pages the segment a batch of the writer
+// adds to the full-text index holds (1-2 with 64 clients filing).
+const ftsBatchPages = 2
+
+// raiseSegment moves the one segment of the copied index from level 0 to
+// the level an index written batch by batch would hold a segment of its
+// size at. FTS5 merges a level when it holds 16 segments (migration 9),
+// all of them, and a seeded index's segment at level 0 was merged again
+// with the small segments the first 16 batches after it added, and again
+// at each level it rose to: 131 MB rewritten every time for a million
+// items, 32 pages a batch (ftsMergePages), which halved bug filing into
+// that database for hours.
+func (f *ftsSide) raiseSegment(l *loader) error {
+	t := f.table + "_data"
+	var block []byte
+	if err := l.tx.QueryRowContext(l.ctx, "SELECT block FROM "+t+" WHERE id = ?", ftsStructureID).Scan(&block); err != nil {
+		return fmt.Errorf("read %s's structure: %w", f.table, err)
+	}
+	raised, ok := raiseLoneSegment(block, ftsBatchPages)
+	if !ok {
+		return nil // not one segment at level 0: left as FTS5 made it
+	}
+	if _, err := l.tx.ExecContext(l.ctx, "UPDATE "+t+" SET block = ? WHERE id = ?", raised, ftsStructureID); err != nil {
+		return fmt.Errorf("write %s's structure: %w", f.table, err)
+	}
+	return nil
+}
+
+// raiseLoneSegment rewrites an FTS5 structure record (fts5_index.c: a 4-byte
+// cookie; the number of levels, of segments and of writes; per level the
+// number of segments being merged and of segments; per segment its id and
+// first and last page, all varints) that holds one segment, at level 0 and
+// in no merge, so that the segment is at the least level L where 16^L
+// batches of batchPages pages make at least its pages. It tells false,
+// and changes nothing, for any other record.
+func raiseLoneSegment(block []byte, batchPages int64) ([]byte, bool) {
+	if len(block) < 4 {
+		return nil, false
+	}
+	v := make([]uint64, 0, 8)
+	for i := 4; i < len(block); {
+		x, n := getVarint(block[i:])
+		if n == 0 {
+			return nil, false
+		}
+		v, i = append(v, x), i+n
+	}
+	// levels 1, segments 1, writes, merging 0, segments 1, id, first, last
+	if len(v) != 8 || v[0] != 1 || v[1] != 1 || v[3] != 0 || v[4] != 1 || v[7] < v[6] {
+		return nil, false
+	}
+	level := 0
+	for n, pages := batchPages, int64(v[7]-v[6]+1); n < pages && level < 16; n *= 16 {
+		level++
+	}
+	if level == 0 {
+		return nil, false
+	}
+	out := append([]byte{}, block[:4]...)
+	out = appendVarint(out, uint64(level+1))
+	out = appendVarint(out, 1)
+	out = appendVarint(out, v[2])
+	for range level {
+		out = appendVarint(appendVarint(out, 0), 0)
+	}
+	for _, x := range []uint64{0, 1, v[5], v[6], v[7]} {
+		out = appendVarint(out, x)
+	}
+	return out, true
+}
+
+// getVarint reads an SQLite varint (big-endian groups of 7 bits, all 8 in
+// a ninth byte), telling how many bytes it took; 0 when b ends first.
+func getVarint(b []byte) (uint64, int) {
+	var x uint64
+	for i := 0; i < len(b) && i < 9; i++ {
+		if i == 8 {
+			return x<<8 | uint64(b[i]), 9
+		}
+		x = x<<7 | uint64(b[i]&0x7f)
+		if b[i]&0x80 == 0 {
+			return x, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// appendVarint appends x as an SQLite varint.
+func appendVarint(b []byte, x uint64) []byte {
+	if x>>56 != 0 {
+		var nine [9]byte
+		nine[8] = byte(x)
+		x >>= 8
+		for i := 7; i >= 0; i-- {
+			nine[i] = byte(x&0x7f) | 0x80
+			x >>= 7
+		}
+		return append(b, nine[:]...)
+	}
+	var buf [8]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte(x&0x7f) | 0x80
+		if x >>= 7; x == 0 {
+			break
+		}
+	}
+	buf[len(buf)-1] &^= 0x80
+	return append(b, buf[i:]...)
 }
 
 // testHookFTSSide, when set by a test, hears of each index a side built.

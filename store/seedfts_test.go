@@ -42,6 +42,11 @@ func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 		}
 	}
 	check("after the seed")
+	var structure []byte
+	must(t, s.r.Raw("SELECT block FROM feedback_fts_data WHERE id = ?", ftsStructureID).Row().Scan(&structure))
+	if levels := ftsLevels(t, structure); len(levels) < 2 || len(levels[len(levels)-1]) != 1 || len(levels[0]) != 0 {
+		t.Errorf("the seeded index's segments by level: %v, want one, above level 0", levels)
+	}
 	var indexed int
 	must(t, s.r.Raw("SELECT COUNT(*) FROM feedback_fts WHERE feedback_fts MATCH 'crash OR lag OR the OR a'").Scan(&indexed).Error)
 	if seeded := res.Rows["feedback"]; seeded < n || indexed < int(seeded)/2 {
@@ -76,5 +81,69 @@ func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	}
 	if err := s2.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
 		t.Fatalf("the index filled at the end does not match the items: %v", err)
+	}
+}
+
+// ftsLevels reads an FTS5 structure record: the segments of each level.
+func ftsLevels(t *testing.T, block []byte) [][]uint64 {
+	t.Helper()
+	var v []uint64
+	for i := 4; i < len(block); {
+		x, n := getVarint(block[i:])
+		if n == 0 {
+			t.Fatalf("structure record %x ends inside a varint", block)
+		}
+		v, i = append(v, x), i+n
+	}
+	levels := make([][]uint64, v[0])
+	at := 3
+	for l := range levels {
+		nSeg := int(v[at+1])
+		at += 2
+		for range nSeg {
+			levels[l] = append(levels[l], v[at])
+			at += 3
+		}
+	}
+	return levels
+}
+
+func TestRaiseLoneSegment(t *testing.T) {
+	record := func(vals ...uint64) []byte {
+		b := []byte{0, 0, 0, 5}
+		for _, x := range vals {
+			b = appendVarint(b, x)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		in   []byte
+		want []byte // nil: left as it is
+	}{
+		{"a segment of 40,000 pages", record(1, 1, 7, 0, 1, 3, 1, 40000), record(5, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 1, 40000)},
+		{"of 32 pages", record(1, 1, 7, 0, 1, 3, 1, 32), record(2, 1, 7, 0, 0, 0, 1, 3, 1, 32)},
+		{"of 33 pages", record(1, 1, 7, 0, 1, 3, 1, 33), record(3, 1, 7, 0, 0, 0, 0, 0, 1, 3, 1, 33)},
+		{"of 2 pages, as a batch makes", record(1, 1, 7, 0, 1, 3, 1, 2), nil},
+		{"two segments", record(1, 2, 7, 0, 2, 3, 1, 900, 4, 901, 950), nil},
+		{"a segment being merged", record(1, 1, 7, 1, 1, 3, 1, 900), nil},
+		{"a segment at level 1", record(2, 1, 7, 0, 0, 0, 1, 3, 1, 900), nil},
+		{"more after it", append(record(1, 1, 7, 0, 1, 3, 1, 900), 0), nil},
+		{"a cut varint", append(record(1, 1, 7, 0, 1, 3, 1, 900), 0x81), nil},
+		{"no cookie", []byte{0, 0}, nil},
+	} {
+		got, ok := raiseLoneSegment(c.in, 2)
+		if ok != (c.want != nil) || ok && !slices.Equal(got, c.want) {
+			t.Errorf("%s: %x (%v), want %x", c.name, got, ok, c.want)
+		}
+	}
+	for _, x := range []uint64{0, 1, 127, 128, 240, 16383, 16384, 1<<56 - 1, 1 << 56, 1<<64 - 1} {
+		b := appendVarint([]byte{9}, x)
+		if got, n := getVarint(b[1:]); got != x || n != len(b)-1 {
+			t.Errorf("varint %d: %x reads back as %d in %d bytes", x, b[1:], got, n)
+		}
+	}
+	if got := appendVarint(nil, 300); !slices.Equal(got, []byte{0x82, 0x2c}) {
+		t.Errorf("varint 300 is %x, SQLite writes 822c", got)
 	}
 }
