@@ -211,6 +211,10 @@ type loader struct {
 	// side builds the full-text index of a table loaded while empty
 	// (seedfts.go); its transaction begins deferred then.
 	side *ftsSide
+	// discard is set when the load wrote an index's tables itself: the
+	// connection's FTS5 may hold what it read of them before, so the
+	// connection is closed after the load, not put back in the pool.
+	discard bool
 }
 
 // seedStmt is one statement for a writing goroutine, with ? placeholders
@@ -314,9 +318,7 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 			err = errors.Join(err, l.side.close(l))
 		}
 		err = errors.Join(err, restore())
-		if l.side != nil {
-			// Its FTS5 may hold what it read of the index before the copy:
-			// the connection is closed, not put back in the pool.
+		if l.discard {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		} else {
 			err = errors.Join(err, conn.Close())
@@ -516,9 +518,13 @@ func (l *loader) finish() error {
 	for _, t := range fts {
 		var err error
 		if l.side != nil && l.side.table == t && !l.side.missed {
+			l.discard = true // the copy writes the index's tables
 			err = l.side.copyInto(l)
 		} else {
 			err = l.rebuildFTS(t)
+		}
+		if err == nil {
+			err = l.raiseSegment(t)
 		}
 		if err != nil {
 			return fmt.Errorf("fill %s: %w", t, err)

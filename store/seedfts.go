@@ -179,9 +179,6 @@ func (f *ftsSide) copyInto(l *loader) error {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
-	if err := f.raiseSegment(l); err != nil {
-		return err
-	}
 	if testHookFTSSide != nil {
 		testHookFTSSide(f.table)
 	}
@@ -196,7 +193,7 @@ const ftsStructureID = 10
 // adds to the full-text index holds (1-2 with 64 clients filing).
 const ftsBatchPages = 2
 
-// raiseSegment moves the one segment of the copied index from level 0 to
+// raiseSegment moves the one segment of a filled index from level 0 to
 // the level an index written batch by batch would hold a segment of its
 // size at. FTS5 merges a level when it holds 16 segments (migration 9),
 // all of them, and a seeded index's segment at level 0 was merged again
@@ -204,18 +201,21 @@ const ftsBatchPages = 2
 // at each level it rose to: 131 MB rewritten every time for a million
 // items, 32 pages a batch (ftsMergePages), which halved bug filing into
 // that database for hours.
-func (f *ftsSide) raiseSegment(l *loader) error {
-	t := f.table + "_data"
+// It writes the record behind FTS5's back: the loader's connection is
+// closed after the load, not used again.
+func (l *loader) raiseSegment(table string) error {
+	t := table + "_data"
 	var block []byte
 	if err := l.tx.QueryRowContext(l.ctx, "SELECT block FROM "+t+" WHERE id = ?", ftsStructureID).Scan(&block); err != nil {
-		return fmt.Errorf("read %s's structure: %w", f.table, err)
+		return fmt.Errorf("read %s's structure: %w", table, err)
 	}
 	raised, ok := raiseLoneSegment(block, ftsBatchPages)
 	if !ok {
 		return nil // not one segment at level 0: left as FTS5 made it
 	}
+	l.discard = true
 	if _, err := l.tx.ExecContext(l.ctx, "UPDATE "+t+" SET block = ? WHERE id = ?", raised, ftsStructureID); err != nil {
-		return fmt.Errorf("write %s's structure: %w", f.table, err)
+		return fmt.Errorf("write %s's structure: %w", table, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +16,8 @@ import (
 // (seedfts.go): the index is whole and right (FTS5's own check against the
 // items), items filed and loaded after the seed are indexed on top of it,
 // and the scratch database is gone. A load without the items' ids, or into
-// a table that holds items, fills the index otherwise, as rightly.
+// a table that holds items, fills the index otherwise, as rightly. Either
+// way a filled index's one segment is above level 0 (raiseSegment).
 func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -75,12 +77,23 @@ func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	must(t, err)
 	defer s2.Close()
 	w := newIngestWorld(t, s2)
-	must(t, s2.SeedFeedback(ctx, w.open, w.t1, n, func(i int, fb *models.Feedback) { fb.Title = "Harbor crane" }))
+	must(t, s2.SeedFeedback(ctx, w.open, w.t1, n, func(i int, fb *models.Feedback) {
+		fb.Title, fb.Body = "Harbor crane", fmt.Sprintf("item%d part%d", i, i*7)
+	}))
 	if len(built) != 0 {
 		t.Errorf("a load without ids built %v beside it", built)
 	}
 	if err := s2.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
 		t.Fatalf("the index filled at the end does not match the items: %v", err)
+	}
+	must(t, s2.r.Raw("SELECT block FROM feedback_fts_data WHERE id = ?", ftsStructureID).Row().Scan(&structure))
+	if levels := ftsLevels(t, structure); len(levels) < 2 || len(levels[len(levels)-1]) != 1 || len(levels[0]) != 0 {
+		t.Errorf("the index filled at the end: segments by level %v, want one, above level 0", levels)
+	}
+	_, _, err = s2.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "other", Title: "Harbor lights"})
+	must(t, err)
+	if err := s2.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
+		t.Fatalf("after an item filed on it, the index does not match the items: %v", err)
 	}
 }
 
