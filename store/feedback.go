@@ -384,12 +384,23 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 	return out, "", nil
 }
 
-// searchPage reads a page of q's items that match words. On SQLite it
-// first looks among the newest searchWindow matches of the whole index
-// (below the page's cursor): if that fills the page, the page is the one
-// a search of every match gives, since those are the newest matches. A
-// common word matches a large part of a big build, and checking every
-// match of it is what made such a search slow.
+// searchPage reads a page of q's items that match words. On SQLite a
+// common word matches a large part of a big build, and a search that
+// gathers every match and then sorts the build's matches took up to a
+// second at a million items; so it first tries two bounded ways, each of
+// which gives the page a search of every match gives when it finds one:
+//
+//   - The newest searchWindow matches of the whole index (below the page's
+//     cursor): when those fill the page, or are all the matches there are,
+//     the page is among them.
+//   - The newest searchProbes items q lets through, each probed in the
+//     full-text index (FTS5 seeks its words to that item): when those fill
+//     the page, or are all the items q lets through, the page is among
+//     them. This finds a common word in an older build or with a filter
+//     few items pass.
+//
+// Otherwise (many items pass q, few of them match, and many items match)
+// it reads every match.
 func (s *Store) searchPage(ctx context.Context, q *gorm.DB, words []string, after int64, limit int,
 	page func(*gorm.DB) ([]models.Feedback, error)) ([]models.Feedback, error) {
 	var parts map[string]string
@@ -406,17 +417,41 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, words []string, afte
 		if below <= 0 {
 			below = math.MaxInt64
 		}
-		out, err := page(q.Where(`feedback.id IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid < ?
-			ORDER BY rowid DESC LIMIT ?)`, match, below, searchWindow))
+		const window = `SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?`
+		out, err := page(q.Where("feedback.id IN ("+window+")", match, below, searchWindow))
 		if err != nil || len(out) > limit {
 			return out, err
+		}
+		var w struct{ Matches, Oldest int64 } // the window's matches, and its oldest
+		if err := s.read(ctx).Raw("SELECT COUNT(*) AS matches, COALESCE(MIN(rowid), 0) AS oldest FROM ("+window+")", match, below, searchWindow).
+			Scan(&w).Error; err != nil || w.Matches < searchWindow {
+			return out, err
+		}
+		var oldest []int64 // the oldest of the newest searchProbes items q lets through, if there are that many
+		if err := q.Select("feedback.id").Order("feedback.id DESC").Offset(searchProbes - 1).Limit(1).Scan(&oldest).Error; err != nil {
+			return nil, err
+		}
+		// Those items all newer than the window's oldest match: the window
+		// saw every match among them, and they did not fill the page.
+		if len(oldest) == 0 || oldest[0] < w.Oldest {
+			probe := q.Where("EXISTS (SELECT 1 FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid = feedback.id)", match)
+			if len(oldest) > 0 {
+				probe = probe.Where("feedback.id >= ?", oldest[0])
+			}
+			if out, err = page(probe); err != nil || len(out) > limit || len(oldest) == 0 {
+				return out, err
+			}
 		}
 	}
 	return page(q.Where(cond, match))
 }
 
-// searchWindow is how many of the newest matches searchPage looks at first.
-const searchWindow = 2000
+// searchWindow is how many of the newest matches searchPage looks at
+// first, and searchProbes how many of the newest items it then probes.
+const (
+	searchWindow = 2000
+	searchProbes = 2048
+)
 
 // Feedback loads one item with its tester's name.
 func (s *Store) Feedback(ctx context.Context, id int64) (*models.Feedback, error) {

@@ -10,18 +10,34 @@ import (
 	"playgate/models"
 )
 
-// A search first looks among the newest matches of the whole index; what
-// it answers must be what a search of every match gives: for a build whose
-// matches are all older than that window, for the newest build page after
-// page below it, and with a filter that few of the window's matches pass.
+// A search first looks among the newest matches of the whole index, then
+// probes the newest items its filters let through (searchPage); what it
+// answers must be what a search of every match gives: for a build whose
+// matches are all older than that window, with few items or more than the
+// probes reach, for the newest build page after page below it, and with
+// filters that few items pass or that none of the matches pass.
 func TestSearchPagesMatchEveryMatch(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, Options{DataDir: t.TempDir()})
 	must(t, err)
 	defer s.Close()
 	w := newIngestWorld(t, s)
-	old, recent := w.open, w.other
-	must(t, s.SeedFeedback(ctx, old, w.t1, 30, func(i int, fb *models.Feedback) { fb.Title = fmt.Sprintf("Harbor crane %d", i) }))
+	small, old, recent := w.closed, w.open, w.other
+	must(t, s.SeedFeedback(ctx, small, w.t1, 30, func(i int, fb *models.Feedback) { fb.Title = fmt.Sprintf("Harbor crane %d", i) }))
+	// The older build: more items than the probes reach, the newest 50
+	// matches at its newest end, 30 more at its oldest, praise that never
+	// matches.
+	m := searchProbes + 200
+	must(t, s.SeedFeedback(ctx, old, w.t1, m, func(i int, fb *models.Feedback) {
+		switch {
+		case i < 30 || i >= m-100 && i%2 == 0:
+			fb.Title = fmt.Sprintf("Harbor dune %d", i)
+		case i%3 == 0:
+			fb.Title, fb.Kind = fmt.Sprintf("Desert praise %d", i), "praise"
+		default:
+			fb.Title = fmt.Sprintf("Desert dune %d", i)
+		}
+	}))
 	n := 2 * searchWindow // two thirds match: more than the window
 	must(t, s.SeedFeedback(ctx, recent, w.t1, n, func(i int, fb *models.Feedback) {
 		fb.Title = fmt.Sprintf("Harbor lights %d", i)
@@ -32,22 +48,25 @@ func TestSearchPagesMatchEveryMatch(t *testing.T) {
 			fb.Title = fmt.Sprintf("Desert wind %d", i)
 		}
 	}))
-	// every is the search without the window: ids of the build's items
-	// matching "harbor", newest first, with the filter.
-	every := func(build int64, status string) []int64 {
+	// every is the search without the window or the probes: ids of the
+	// filter's items matching "harbor", newest first.
+	every := func(f FeedbackFilter) []int64 {
 		var ids []int64
-		q := s.r.Table("feedback").Where("build_id = ? AND id IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)", build, `"harbor"*`)
-		if status != "" {
-			q = q.Where("status = ?", status)
+		q := s.r.Table("feedback").Where("build_id = ? AND id IN (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ?)", f.BuildID, `"harbor"*`)
+		if f.Status != "" {
+			q = q.Where("status = ?", f.Status)
+		}
+		if f.Kind != "" {
+			q = q.Where("kind = ?", f.Kind)
 		}
 		must(t, q.Order("id DESC").Pluck("id", &ids).Error)
 		return ids
 	}
-	search := func(build int64, status string, limit int) []int64 {
-		var ids []int64
-		var after int64
+	search := func(f FeedbackFilter) []int64 {
+		ids := []int64{}
+		f.Q = "harbor"
 		for {
-			page, cursor, err := s.ListFeedback(ctx, FeedbackFilter{BuildID: build, Status: status, Q: "harbor", Page: Page{Limit: limit, After: after}})
+			page, cursor, err := s.ListFeedback(ctx, f)
 			must(t, err)
 			for _, f := range page {
 				ids = append(ids, f.ID)
@@ -56,28 +75,29 @@ func TestSearchPagesMatchEveryMatch(t *testing.T) {
 				return ids
 			}
 			var ok bool
-			if after, ok = DecodeCursor(cursor); !ok {
+			if f.Page.After, ok = DecodeCursor(cursor); !ok {
 				t.Fatalf("cursor %q", cursor)
 			}
 		}
 	}
 	for _, c := range []struct {
-		name   string
-		build  int64
-		status string
-		limit  int
-		least  int
+		name  string
+		f     FeedbackFilter
+		least int
 	}{
-		{"an older build", old, "", 50, 30},
-		{"the newest build, page by page", recent, "", 100, n / 2},
-		{"the newest build, few pass the filter", recent, "resolved", 50, 3},
+		{"an older build of few items", FeedbackFilter{BuildID: small, Page: Page{Limit: 50}}, 30},
+		{"an older build, pages the probes fill", FeedbackFilter{BuildID: old, Page: Page{Limit: 20}}, 80},
+		{"an older build, pages they do not fill", FeedbackFilter{BuildID: old, Page: Page{Limit: 60}}, 80},
+		{"an older build, a kind no match has", FeedbackFilter{BuildID: old, Kind: "praise", Page: Page{Limit: 50}}, 0},
+		{"the newest build, page by page", FeedbackFilter{BuildID: recent, Page: Page{Limit: 100}}, n / 2},
+		{"the newest build, few pass the filter", FeedbackFilter{BuildID: recent, Status: "resolved", Page: Page{Limit: 50}}, 3},
 	} {
-		want := every(c.build, c.status)
-		if len(want) < c.least {
+		want := every(c.f)
+		if len(want) < c.least || c.least == 0 && len(want) != 0 {
 			t.Fatalf("%s: the fixture matches %d items, want at least %d", c.name, len(want), c.least)
 		}
-		if got := search(c.build, c.status, c.limit); !slices.Equal(got, want) {
-			t.Errorf("%s: search found %d items, every match %d (first %v / %v)", c.name, len(got), len(want), got[:min(3, len(got))], want[:3])
+		if got := search(c.f); !slices.Equal(got, want) {
+			t.Errorf("%s: search found %d items, every match %d (first %v / %v)", c.name, len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
 		}
 	}
 }
