@@ -37,13 +37,13 @@ func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "playgate.db.seed-fts")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the scratch database is still there (%v)", err)
 	}
-	check := func(when string) {
+	check := func(s *Store, when string) {
 		t.Helper()
 		if err := s.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
 			t.Fatalf("%s: the full-text index does not match the items: %v", when, err)
 		}
 	}
-	check("after the seed")
+	check(s, "after the seed")
 	var structure []byte
 	must(t, s.r.Raw("SELECT block FROM feedback_fts_data WHERE id = ?", ftsStructureID).Row().Scan(&structure))
 	if levels := ftsLevels(t, structure); len(levels) < 2 || len(levels[len(levels)-1]) != 1 || len(levels[0]) != 0 {
@@ -65,7 +65,7 @@ func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	if len(built) != 0 {
 		t.Errorf("a load into a table with items built %v beside it", built)
 	}
-	check("after more items")
+	check(s, "after more items")
 	page, _, err := s.ListFeedback(ctx, FeedbackFilter{BuildID: res.BuildID, Q: "lighthouse", Page: Page{Limit: 50}})
 	must(t, err)
 	if len(page) != 6 {
@@ -83,18 +83,14 @@ func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	if len(built) != 0 {
 		t.Errorf("a load without ids built %v beside it", built)
 	}
-	if err := s2.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
-		t.Fatalf("the index filled at the end does not match the items: %v", err)
-	}
+	check(s2, "filled at the end")
 	must(t, s2.r.Raw("SELECT block FROM feedback_fts_data WHERE id = ?", ftsStructureID).Row().Scan(&structure))
 	if levels := ftsLevels(t, structure); len(levels) < 2 || len(levels[len(levels)-1]) != 1 || len(levels[0]) != 0 {
 		t.Errorf("the index filled at the end: segments by level %v, want one, above level 0", levels)
 	}
 	_, _, err = s2.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "other", Title: "Harbor lights"})
 	must(t, err)
-	if err := s2.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error; err != nil {
-		t.Fatalf("after an item filed on it, the index does not match the items: %v", err)
-	}
+	check(s2, "filled at the end, then an item filed")
 }
 
 // ftsLevels reads an FTS5 structure record: the segments of each level.
