@@ -68,8 +68,11 @@ func TestSearchPagesMatchEveryMatch(t *testing.T) {
 		for {
 			page, cursor, err := s.ListFeedback(ctx, f)
 			must(t, err)
-			for _, f := range page {
-				ids = append(ids, f.ID)
+			for _, it := range page {
+				if it.Title == "" || it.TesterName == "" || it.BuildID != f.BuildID {
+					t.Fatalf("a search of build %d answered item %d as %+v", f.BuildID, it.ID, it)
+				}
+				ids = append(ids, it.ID)
 			}
 			if cursor == "" {
 				return ids
