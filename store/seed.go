@@ -633,7 +633,9 @@ func (l *loader) begin() error {
 	// With a side, the transaction begins deferred: the driver begins
 	// every other one IMMEDIATE, which would lock the attached scratch
 	// database too. ReadOnly only tells the driver so (a plain BEGIN);
-	// SQLite does not make the transaction read-only.
+	// SQLite does not make the transaction read-only. A write that changes
+	// nothing then takes the main database's write lock at once, as
+	// IMMEDIATE does (waiting for it as long), before anything is read.
 	var opts *sql.TxOptions
 	if l.side != nil {
 		opts = &sql.TxOptions{ReadOnly: true}
@@ -641,6 +643,11 @@ func (l *loader) begin() error {
 	tx, err := l.conn.BeginTx(l.ctx, opts)
 	if err != nil {
 		return err
+	}
+	if l.side != nil {
+		if _, err := tx.ExecContext(l.ctx, "DELETE FROM main.schema_migrations WHERE 0"); err != nil {
+			return errors.Join(fmt.Errorf("lock the database: %w", err), tx.Rollback())
+		}
 	}
 	l.tx = tx
 	return nil

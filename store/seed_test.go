@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -290,5 +291,62 @@ func TestSeedBesideAnotherConnection(t *testing.T) {
 	}
 	if err := other.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal mode %q (%v), want wal", mode, err)
+	}
+}
+
+// TestSeedBesideAWriter seeds empty tables while another connection keeps
+// committing small writes: the load, whose transaction begins deferred
+// (store/seedfts.go), takes the write lock before it reads anything, so it
+// waits for the other's transactions instead of failing on a snapshot they
+// made stale, and the other's writes wait for the load.
+func TestSeedBesideAWriter(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions(t)
+	st := openWith(t, opts)
+	if st.Dialect() != store.SQLite {
+		t.Skip("SQLite only: its locks")
+	}
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "playgate.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.SetMaxOpenConns(1)
+	if err := other.Ping(); err != nil { // open: the load stays in WAL mode
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			tx, err := other.Begin()
+			if err == nil {
+				_, err = tx.Exec("UPDATE schema_migrations SET name = name WHERE version = 1")
+				time.Sleep(time.Millisecond) // holds the lock a while
+				err = errors.Join(err, tx.Commit())
+			}
+			if err != nil {
+				done <- fmt.Errorf("write %d: %w", n, err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond) // and lets others take it
+		}
+	}()
+	_, err = st.Seed(ctx, store.SeedSpec{Feedback: 3000, Votes: 300, Changes: 8, Testers: 30, PasswordHash: "x"})
+	close(stop)
+	if werr := <-done; werr != nil {
+		t.Errorf("the other connection's writes: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf("seed beside a writer: %v", err)
+	}
+	var n int
+	if err := other.QueryRow("SELECT COUNT(*) FROM feedback").Scan(&n); err != nil || n < 3000 {
+		t.Fatalf("after the seed the other connection sees %d items (%v)", n, err)
 	}
 }
