@@ -263,16 +263,7 @@ func TestSeedIsReproducible(t *testing.T) {
 // all the same.
 func TestSeedBesideAnotherConnection(t *testing.T) {
 	ctx := context.Background()
-	opts := testOptions(t)
-	st := openWith(t, opts)
-	if st.Dialect() != store.SQLite {
-		t.Skip("SQLite only: the journal mode")
-	}
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "playgate.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	st, other := openBesideAnother(t, "")
 	var before int
 	if err := other.QueryRow("SELECT COUNT(*) FROM feedback").Scan(&before); err != nil || before != 0 {
 		t.Fatalf("%d items before the seed (%v)", before, err)
@@ -301,16 +292,7 @@ func TestSeedBesideAnotherConnection(t *testing.T) {
 // made stale, and the other's writes wait for the load.
 func TestSeedBesideAWriter(t *testing.T) {
 	ctx := context.Background()
-	opts := testOptions(t)
-	st := openWith(t, opts)
-	if st.Dialect() != store.SQLite {
-		t.Skip("SQLite only: its locks")
-	}
-	other, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "playgate.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	st, other := openBesideAnother(t, "&_txlock=immediate")
 	other.SetMaxOpenConns(1)
 	if err := other.Ping(); err != nil { // open: the load stays in WAL mode
 		t.Fatal(err)
@@ -337,7 +319,7 @@ func TestSeedBesideAWriter(t *testing.T) {
 			time.Sleep(2 * time.Millisecond) // and lets others take it
 		}
 	}()
-	_, err = st.Seed(ctx, store.SeedSpec{Feedback: 3000, Votes: 300, Changes: 8, Testers: 30, PasswordHash: "x"})
+	_, err := st.Seed(ctx, store.SeedSpec{Feedback: 3000, Votes: 300, Changes: 8, Testers: 30, PasswordHash: "x"})
 	close(stop)
 	if werr := <-done; werr != nil {
 		t.Errorf("the other connection's writes: %v", werr)
@@ -349,4 +331,21 @@ func TestSeedBesideAWriter(t *testing.T) {
 	if err := other.QueryRow("SELECT COUNT(*) FROM feedback").Scan(&n); err != nil || n < 3000 {
 		t.Fatalf("after the seed the other connection sees %d items (%v)", n, err)
 	}
+}
+
+// openBesideAnother opens a store on SQLite and another connection pool of
+// its own to the same database file, with dsn added to its settings.
+func openBesideAnother(t *testing.T, dsn string) (*store.Store, *sql.DB) {
+	t.Helper()
+	opts := testOptions(t)
+	st := openWith(t, opts)
+	if st.Dialect() != store.SQLite {
+		t.Skip("SQLite only: another connection to the file")
+	}
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(opts.DataDir, "playgate.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return st, other
 }
