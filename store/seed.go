@@ -524,7 +524,7 @@ func (l *loader) finish() error {
 			err = l.rebuildFTS(t)
 		}
 		if err == nil {
-			err = l.raiseSegment(t)
+			err = l.raiseSegments(t)
 		}
 		if err != nil {
 			return fmt.Errorf("fill %s: %w", t, err)

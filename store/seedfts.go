@@ -193,25 +193,26 @@ const ftsStructureID = 10
 // adds to the full-text index holds (1-2 with 64 clients filing).
 const ftsBatchPages = 2
 
-// raiseSegment moves the one segment of a filled index from level 0 to
-// the level an index written batch by batch would hold a segment of its
-// size at. FTS5 merges a level when it holds 16 segments (migration 9),
-// all of them, and a seeded index's segment at level 0 was merged again
-// with the small segments the first 16 batches after it added, and again
-// at each level it rose to: 131 MB rewritten every time for a million
-// items, 32 pages a batch (ftsMergePages), which halved bug filing into
-// that database for hours.
+// raiseSegments moves the segments of a filled index from level 0 to the
+// levels an index written batch by batch would hold segments of their size
+// at. FTS5 merges a level when it holds 16 segments (migration 9), all of
+// them, and a seeded index's segment at level 0 was merged again with the
+// small segments the first 16 batches after it added, and again at each
+// level it rose to: 131 MB rewritten every time for a million items, 32
+// pages a batch (ftsMergePages), which halved bug filing into that
+// database for hours. (A million items make one segment; more make one per
+// seedFTSHash of pending terms.)
 // It writes the record behind FTS5's back: the loader's connection is
 // closed after the load, not used again.
-func (l *loader) raiseSegment(table string) error {
+func (l *loader) raiseSegments(table string) error {
 	t := table + "_data"
 	var block []byte
 	if err := l.tx.QueryRowContext(l.ctx, "SELECT block FROM "+t+" WHERE id = ?", ftsStructureID).Scan(&block); err != nil {
 		return fmt.Errorf("read %s's structure: %w", table, err)
 	}
-	raised, ok := raiseLoneSegment(block, ftsBatchPages)
+	raised, ok := raiseSegments(block, ftsBatchPages)
 	if !ok {
-		return nil // not one segment at level 0: left as FTS5 made it
+		return nil // left as FTS5 made it
 	}
 	l.discard = true
 	if _, err := l.tx.ExecContext(l.ctx, "UPDATE "+t+" SET block = ? WHERE id = ?", raised, ftsStructureID); err != nil {
@@ -220,18 +221,19 @@ func (l *loader) raiseSegment(table string) error {
 	return nil
 }
 
-// raiseLoneSegment rewrites an FTS5 structure record (fts5_index.c: a 4-byte
+// raiseSegments rewrites an FTS5 structure record (fts5_index.c: a 4-byte
 // cookie; the number of levels, of segments and of writes; per level the
 // number of segments being merged and of segments; per segment its id and
-// first and last page, all varints) that holds one segment, at level 0 and
-// in no merge, so that the segment is at the least level L where 16^L
-// batches of batchPages pages make at least its pages. It tells false,
-// and changes nothing, for any other record.
-func raiseLoneSegment(block []byte, batchPages int64) ([]byte, bool) {
+// first and last page, all varints) whose segments are all at level 0, in
+// no merge, so that each is at the least level L where 16^L batches of
+// batchPages pages make at least its pages, and no older one (FTS5 lists
+// a level's oldest first) is below a newer one. It tells false, and changes
+// nothing, for any other record or when no segment moves.
+func raiseSegments(block []byte, batchPages int64) ([]byte, bool) {
 	if len(block) < 4 {
 		return nil, false
 	}
-	v := make([]uint64, 0, 8)
+	var v []uint64
 	for i := 4; i < len(block); {
 		x, n := getVarint(block[i:])
 		if n == 0 {
@@ -239,26 +241,46 @@ func raiseLoneSegment(block []byte, batchPages int64) ([]byte, bool) {
 		}
 		v, i = append(v, x), i+n
 	}
-	// levels 1, segments 1, writes, merging 0, segments 1, id, first, last
-	if len(v) != 8 || v[0] != 1 || v[1] != 1 || v[3] != 0 || v[4] != 1 || v[7] < v[6] {
+	// levels 1, segments n, writes, merging 0, segments n, then n × (id, first, last)
+	if len(v) < 5 || v[0] != 1 || v[3] != 0 || v[1] != v[4] || uint64(len(v)-5) != 3*v[4] {
 		return nil, false
 	}
-	level := 0
-	for n, pages := batchPages, int64(v[7]-v[6]+1); n < pages && level < 16; n *= 16 {
-		level++
+	segs := v[5:]
+	levels := make([]int, v[4])
+	top := 0
+	for i := range levels {
+		first, last := segs[3*i+1], segs[3*i+2]
+		if last < first {
+			return nil, false
+		}
+		for n, pages := batchPages, int64(last-first+1); n < pages && levels[i] < 16; n *= 16 {
+			levels[i]++
+		}
+		if i > 0 {
+			levels[i] = min(levels[i], levels[i-1])
+		}
+		top = max(top, levels[i])
 	}
-	if level == 0 {
+	if top == 0 {
 		return nil, false
 	}
 	out := append([]byte{}, block[:4]...)
-	out = appendVarint(out, uint64(level+1))
-	out = appendVarint(out, 1)
+	out = appendVarint(out, uint64(top+1))
+	out = appendVarint(out, v[1])
 	out = appendVarint(out, v[2])
-	for range level {
-		out = appendVarint(appendVarint(out, 0), 0)
-	}
-	for _, x := range []uint64{0, 1, v[5], v[6], v[7]} {
-		out = appendVarint(out, x)
+	for l := 0; l <= top; l++ {
+		n := 0
+		for _, at := range levels {
+			if at == l {
+				n++
+			}
+		}
+		out = appendVarint(appendVarint(out, 0), uint64(n))
+		for i, at := range levels {
+			if at == l {
+				out = appendVarint(appendVarint(appendVarint(out, segs[3*i]), segs[3*i+1]), segs[3*i+2])
+			}
+		}
 	}
 	return out, true
 }

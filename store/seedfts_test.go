@@ -17,7 +17,7 @@ import (
 // items), items filed and loaded after the seed are indexed on top of it,
 // and the scratch database is gone. A load without the items' ids, or into
 // a table that holds items, fills the index otherwise, as rightly. Either
-// way a filled index's one segment is above level 0 (raiseSegment).
+// way a filled index's one segment is above level 0 (raiseSegments).
 func TestSeedBuildsTheIndexBesideTheRows(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -117,7 +117,7 @@ func ftsLevels(t *testing.T, block []byte) [][]uint64 {
 	return levels
 }
 
-func TestRaiseLoneSegment(t *testing.T) {
+func TestRaiseSegments(t *testing.T) {
 	record := func(vals ...uint64) []byte {
 		b := []byte{0, 0, 0, 5}
 		for _, x := range vals {
@@ -134,14 +134,20 @@ func TestRaiseLoneSegment(t *testing.T) {
 		{"of 32 pages", record(1, 1, 7, 0, 1, 3, 1, 32), record(2, 1, 7, 0, 0, 0, 1, 3, 1, 32)},
 		{"of 33 pages", record(1, 1, 7, 0, 1, 3, 1, 33), record(3, 1, 7, 0, 0, 0, 0, 0, 1, 3, 1, 33)},
 		{"of 2 pages, as a batch makes", record(1, 1, 7, 0, 1, 3, 1, 2), nil},
-		{"two segments", record(1, 2, 7, 0, 2, 3, 1, 900, 4, 901, 950), nil},
+		{"two segments, the older bigger", record(1, 2, 7, 0, 2, 3, 1, 900, 4, 901, 950),
+			record(4, 2, 7, 0, 0, 0, 0, 0, 1, 4, 901, 950, 0, 1, 3, 1, 900)},
+		{"two segments, the newer bigger: none older below a newer", record(1, 2, 7, 0, 2, 3, 1, 50, 4, 51, 950),
+			record(3, 2, 7, 0, 0, 0, 0, 0, 2, 3, 1, 50, 4, 51, 950)},
+		{"two segments of 2 pages", record(1, 2, 7, 0, 2, 3, 1, 2, 4, 3, 4), nil},
+		{"fewer segments than it says", record(1, 2, 7, 0, 1, 3, 1, 900), nil},
+		{"a page range backwards", record(1, 1, 7, 0, 1, 3, 900, 1), nil},
 		{"a segment being merged", record(1, 1, 7, 1, 1, 3, 1, 900), nil},
 		{"a segment at level 1", record(2, 1, 7, 0, 0, 0, 1, 3, 1, 900), nil},
 		{"more after it", append(record(1, 1, 7, 0, 1, 3, 1, 900), 0), nil},
 		{"a cut varint", append(record(1, 1, 7, 0, 1, 3, 1, 900), 0x81), nil},
 		{"no cookie", []byte{0, 0}, nil},
 	} {
-		got, ok := raiseLoneSegment(c.in, 2)
+		got, ok := raiseSegments(c.in, 2)
 		if ok != (c.want != nil) || ok && !slices.Equal(got, c.want) {
 			t.Errorf("%s: %x (%v), want %x", c.name, got, ok, c.want)
 		}
