@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"testing"
 
@@ -38,14 +39,20 @@ func TestSearchPagesMatchEveryMatch(t *testing.T) {
 			fb.Title = fmt.Sprintf("Desert dune %d", i)
 		}
 	}))
-	n := 2 * searchWindow // two thirds match: more than the window
+	// The newest build: half its items match, more than the window holds;
+	// the other half are suggestions, more than the probes reach, of which
+	// only the five oldest and the newest match.
+	n := 3 * searchProbes
 	must(t, s.SeedFeedback(ctx, recent, w.t1, n, func(i int, fb *models.Feedback) {
-		fb.Title = fmt.Sprintf("Harbor lights %d", i)
+		fb.Title, fb.Kind = fmt.Sprintf("Harbor lights %d", i), "other"
 		if i%500 == 7 {
 			fb.Status = "resolved"
 		}
-		if i%3 == 0 {
-			fb.Title = fmt.Sprintf("Desert wind %d", i)
+		switch {
+		case i%2 == 0 && (i < 10 || i == n-2):
+			fb.Title, fb.Kind = fmt.Sprintf("Harbor wind %d", i), "suggestion"
+		case i%2 == 0:
+			fb.Title, fb.Kind = fmt.Sprintf("Desert wind %d", i), "suggestion"
 		}
 	}))
 	// every is the search without the window or the probes: ids of the
@@ -93,14 +100,32 @@ func TestSearchPagesMatchEveryMatch(t *testing.T) {
 		{"an older build, pages they do not fill", FeedbackFilter{BuildID: old, Page: Page{Limit: 60}}, 80},
 		{"an older build, a kind no match has", FeedbackFilter{BuildID: old, Kind: "praise", Page: Page{Limit: 50}}, 0},
 		{"the newest build, page by page", FeedbackFilter{BuildID: recent, Page: Page{Limit: 100}}, n / 2},
-		{"the newest build, few pass the filter", FeedbackFilter{BuildID: recent, Status: "resolved", Page: Page{Limit: 50}}, 3},
+		{"the newest build, few pass the filter", FeedbackFilter{BuildID: recent, Status: "resolved", Page: Page{Limit: 50}}, 12},
+		{"the newest build, a kind few matches have", FeedbackFilter{BuildID: recent, Kind: "suggestion", Page: Page{Limit: 2}}, 6},
 	} {
 		want := every(c.f)
+		if c.f.Kind == "suggestion" && len(want) != 6 {
+			t.Fatalf("%s: the fixture matches %d items, want 6", c.name, len(want))
+		}
 		if len(want) < c.least || c.least == 0 && len(want) != 0 {
 			t.Fatalf("%s: the fixture matches %d items, want at least %d", c.name, len(want), c.least)
 		}
-		if got := search(c.f); !slices.Equal(got, want) {
-			t.Errorf("%s: search found %d items, every match %d (first %v / %v)", c.name, len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+		// Each way of going through every match, and the one the costs pick.
+		for _, costs := range []struct {
+			name          string
+			probe, lookup float64
+		}{
+			{"as estimated", searchCosts.probe, searchCosts.lookup},
+			{"merged", 0, math.Inf(1)},
+			{"probed, then looked up", math.Inf(1), 0},
+		} {
+			was := searchCosts
+			searchCosts.probe, searchCosts.lookup = costs.probe, costs.lookup
+			got := search(c.f)
+			searchCosts = was
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, %s: search found %d items, every match %d (first %v / %v)", c.name, costs.name, len(got), len(want), got[:min(3, len(got))], want[:min(3, len(want))])
+			}
 		}
 	}
 }
