@@ -428,20 +428,29 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, w
 	if s.dialect != SQLite {
 		return page(q.Where(cond, match))
 	}
-	var items idSpan // the newest searchProbes items q lets through
-	if err := s.read(ctx).Raw("SELECT COUNT(*) AS n, COALESCE(MIN(id), 0) AS oldest, COALESCE(MAX(id), 0) AS newest FROM (SELECT feedback.id AS id FROM feedback WHERE "+filter.cond+" ORDER BY feedback.id DESC LIMIT ?)",
-		slices.Concat(filter.args, []any{searchProbes})...).Scan(&items).Error; err != nil || items.N == 0 {
+	var newest []int64 // the newest item q lets through
+	if err := s.read(ctx).Raw("SELECT feedback.id FROM feedback WHERE "+filter.cond+" ORDER BY feedback.id DESC LIMIT 1", filter.args...).
+		Scan(&newest).Error; err != nil || len(newest) == 0 {
 		return []models.Feedback{}, err
 	}
 	const window = `SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid <= ? ORDER BY rowid DESC LIMIT ?`
-	out, err := page(q.Where("feedback.id IN ("+window+")", match, items.Newest, searchWindow))
+	out, err := page(q.Where("feedback.id IN ("+window+")", match, newest[0], searchWindow))
 	if err != nil || len(out) > limit {
 		return out, err
 	}
 	var w idSpan // the window's matches
-	if err := s.read(ctx).Raw("SELECT COUNT(*) AS n, COALESCE(MIN(rowid), 0) AS oldest, COALESCE(MAX(rowid), 0) AS newest FROM ("+window+")", match, items.Newest, searchWindow).
+	if err := s.read(ctx).Raw("SELECT COUNT(*) AS n, COALESCE(MIN(rowid), 0) AS oldest, COALESCE(MAX(rowid), 0) AS newest FROM ("+window+")", match, newest[0], searchWindow).
 		Scan(&w).Error; err != nil || w.N < searchWindow {
 		return out, err
+	}
+	newestItems := func(n int) (span idSpan, err error) {
+		err = s.read(ctx).Raw("SELECT COUNT(*) AS n, COALESCE(MIN(id), 0) AS oldest, COALESCE(MAX(id), 0) AS newest FROM (SELECT feedback.id AS id FROM feedback WHERE "+filter.cond+" ORDER BY feedback.id DESC LIMIT ?)",
+			slices.Concat(filter.args, []any{n})...).Scan(&span).Error
+		return span, err
+	}
+	items, err := newestItems(searchSample)
+	if err != nil {
+		return nil, err
 	}
 	ratio := perID(items) / perID(w) // the filter's items to matches, among the newest ids
 	// The probes cost a seek of each word (several µs) an item, but read no
@@ -449,13 +458,20 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, w
 	// fewer than the matches, as with a change's items. They are skipped
 	// when those items are all newer than the window's oldest match: the
 	// window saw every match among them, and they did not fill the page.
-	if items.N < searchProbes || ratio < searchCosts.probe && items.Oldest < w.Oldest {
-		probe := q.Where("EXISTS (SELECT 1 FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid = feedback.id)", match)
-		if items.N == searchProbes {
-			probe = probe.Where("feedback.id >= ?", items.Oldest)
+	if items.N < searchSample || ratio < searchCosts.probe {
+		if items.N == searchSample {
+			if items, err = newestItems(searchProbes); err != nil {
+				return nil, err
+			}
 		}
-		if out, err = page(probe); err != nil || len(out) > limit || items.N < searchProbes {
-			return out, err
+		if items.N < searchProbes || items.Oldest < w.Oldest {
+			probe := q.Where("EXISTS (SELECT 1 FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid = feedback.id)", match)
+			if items.N == searchProbes {
+				probe = probe.Where("feedback.id >= ?", items.Oldest)
+			}
+			if out, err = page(probe); err != nil || len(out) > limit || items.N < searchProbes {
+				return out, err
+			}
 		}
 	}
 	// Every match, one of two ways. Each can be looked up in the filter's
@@ -471,7 +487,7 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, w
 	}
 	merged := "feedback.id IN (SELECT id FROM (SELECT feedback.id AS id FROM feedback WHERE " + filter.cond + ")" +
 		" INTERSECT SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid <= ? ORDER BY 1 DESC LIMIT ?)"
-	return page(q.Where(merged, slices.Concat(filter.args, []any{match, items.Newest, limit + 1})...))
+	return page(q.Where(merged, slices.Concat(filter.args, []any{match, newest[0], limit + 1})...))
 }
 
 // idSpan is how many ids a query found, and the least and greatest.
@@ -492,6 +508,10 @@ const (
 	searchWindow = 2000
 	searchProbes = 2048
 )
+
+// searchSample is how many of the newest items a filter lets through
+// searchPage reads to tell how densely they lie.
+const searchSample = 256
 
 // Feedback loads one item with its tester's name.
 func (s *Store) Feedback(ctx context.Context, id int64) (*models.Feedback, error) {
