@@ -378,7 +378,7 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 		if len(words) == 0 {
 			return []models.Feedback{}, "", nil // nothing searchable can match
 		}
-		out, err = s.searchPage(ctx, q.Session(&gorm.Session{}), filter, words, f.Page.After, limit, page)
+		out, err = s.searchPage(ctx, q.Session(&gorm.Session{}), filter, words, limit, page)
 	}
 	if err != nil {
 		return nil, "", err
@@ -414,7 +414,7 @@ type itemFilter struct {
 //
 // Otherwise (many items pass q, few of them match, and many items match)
 // it goes through every match, merged with q's items or looked up.
-func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, words []string, after int64, limit int,
+func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, words []string, limit int,
 	page func(*gorm.DB) ([]models.Feedback, error)) ([]models.Feedback, error) {
 	var parts map[string]string
 	if s.dialect == SQLite {
