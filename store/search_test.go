@@ -11,12 +11,14 @@ import (
 	"playgate/models"
 )
 
-// A search first looks among the newest matches of the whole index, then
-// probes the newest items its filters let through (searchPage); what it
-// answers must be what a search of every match gives: for a build whose
-// matches are all older than that window, with few items or more than the
-// probes reach, for the newest build page after page below it, and with
-// filters that few items pass or that none of the matches pass.
+// A search first looks among the newest matches from its filter's newest
+// item down, then probes the newest items its filters let through, then
+// merges the filter's items with every match or looks every match up
+// (searchPage); whichever way it takes, what it answers must be what a
+// search of every match gives: for an older build, with few items or more
+// than the probes reach, for the newest build page after page, and with
+// filters that few items pass, that none of the matches pass, or that
+// many items pass and few matches.
 func TestSearchPagesMatchEveryMatch(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, Options{DataDir: t.TempDir()})
