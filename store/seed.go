@@ -215,6 +215,11 @@ type loader struct {
 	// connection's FTS5 may hold what it read of them before, so the
 	// connection is closed after the load, not put back in the pool.
 	discard bool
+	// p runs the table writers' INSERTs on SQLite, prepared once with their
+	// values bound (see seedRowsSQLite); unset when the driver's connection
+	// handle cannot be reached, and the values are then literals.
+	p      preparedStmts
+	direct bool
 }
 
 // seedStmt is one statement for a writing goroutine, with ? placeholders
@@ -303,12 +308,19 @@ func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) er
 	}
 	l := &loader{ctx: context.WithoutCancel(ctx), stop: ctx, conn: conn, dialect: s.dialect,
 		staged: map[string]string{}}
+	if s.dialect == SQLite && !s.unprepared {
+		_ = conn.Raw(func(dc any) error {
+			l.direct = l.p.attach(dc)
+			return nil
+		})
+	}
 	restore := func() error { return nil }
 	resume := func() {}
 	defer func() {
 		if l.tx != nil {
 			_ = l.tx.Rollback()
 		}
+		l.p.close() // before the connection closes
 		for _, t := range l.temps {
 			if _, derr := conn.ExecContext(l.ctx, "DROP TABLE IF EXISTS "+t); derr != nil && err == nil {
 				err = derr
@@ -594,7 +606,13 @@ func (l *loader) run(st seedStmt) error {
 	if st.w == nil && l.dialect == Postgres {
 		q = DollarPlaceholders(q)
 	}
-	if _, err := l.tx.ExecContext(l.ctx, q, st.args...); err != nil {
+	var err error
+	if st.w != nil && l.direct {
+		err = l.p.exec(q, st.args...)
+	} else {
+		_, err = l.tx.ExecContext(l.ctx, q, st.args...)
+	}
+	if err != nil {
 		if st.w != nil {
 			return fmt.Errorf("insert into %s: %w", st.w.table, err)
 		}
@@ -695,9 +713,13 @@ type tableWriter struct {
 	cols    []string
 	perStmt int    // rows per INSERT
 	head    string // INSERT INTO … VALUES
-	text    []byte // SQLite: the INSERT being built, values written as literals
-	args    []any  // PostgreSQL: its parameters
-	full    string // PostgreSQL: the INSERT of perStmt rows
+	// bound tells whether the values are bound as parameters (args, with
+	// full the INSERT of perStmt rows) or written as SQLite literals into
+	// the INSERT being built (text).
+	bound   bool
+	text    []byte
+	args    []any
+	full    string
 	pending int
 	added   int // rows added so far
 	total   int // rows to write, for progress
@@ -710,13 +732,14 @@ type tableWriter struct {
 	done, staged int
 }
 
-// seedRowsSQLite is how many rows one INSERT holds on SQLite. The values
-// are literals, not parameters: the driver matches each parameter to its
-// argument by a linear search and copies each value once more, which costs
-// more than SQLite's parser spends on a literal, and the literals are
-// rendered on the generator's goroutine. Measured on 300,000 feedback
-// rows: half the CPU of binding 256 parameters a statement; 100 to 200
-// rows a statement cost least, 25 or 500 about half as much again.
+// seedRowsSQLite is how many rows one INSERT holds on SQLite. The INSERT
+// is prepared once and its values bound (preparedStmts): parsing literals
+// took 15 % of a million-item seed's CPU, on the goroutine that writes the
+// rows, the one the load waits on. Through the driver, which matches each
+// parameter to its argument by a linear search and copies each value once
+// more, binding cost twice as much as literals; those stay for a driver
+// whose connection handle cannot be reached. 100 to 200 rows a statement
+// cost least, 25 or 500 about half as much again.
 const seedRowsSQLite = 128
 
 // seedParamsPostgres is how many parameters one multi-row INSERT binds on
@@ -725,7 +748,8 @@ const seedParamsPostgres = 8000
 
 // table starts a writer for table with its columns.
 func (l *loader) table(name string, cols ...string) *tableWriter {
-	w := &tableWriter{q: l.q, dialect: l.dialect, table: name, into: name, cols: cols, perStmt: seedRowsSQLite}
+	w := &tableWriter{q: l.q, dialect: l.dialect, table: name, into: name, cols: cols, perStmt: seedRowsSQLite,
+		bound: l.dialect == Postgres || l.direct}
 	if t, ok := l.staged[name]; ok {
 		w.into = t
 	}
@@ -739,6 +763,8 @@ func (l *loader) table(name string, cols ...string) *tableWriter {
 	}
 	if l.dialect == Postgres {
 		w.perStmt = max(1, min(500, seedParamsPostgres/len(cols)))
+	}
+	if w.bound {
 		w.full = w.insertSQL(w.perStmt)
 	}
 	l.writers = append(l.writers, w)
@@ -779,7 +805,7 @@ func (l *loader) unstage(w *tableWriter) error {
 	return err
 }
 
-// insertSQL is PostgreSQL's INSERT of n rows.
+// insertSQL is the INSERT of n rows with parameters.
 func (w *tableWriter) insertSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(w.head)
@@ -793,8 +819,11 @@ func (w *tableWriter) insertSQL(n int) string {
 			if c > 0 {
 				b.WriteByte(',')
 			}
-			p++
-			b.WriteString("$" + strconv.Itoa(p))
+			if p++; w.dialect == Postgres {
+				b.WriteString("$" + strconv.Itoa(p))
+			} else {
+				b.WriteByte('?')
+			}
 		}
 		b.WriteByte(')')
 	}
@@ -806,7 +835,7 @@ func (w *tableWriter) add(vals ...any) error {
 	if len(vals) != len(w.cols) {
 		return fmt.Errorf("seed %s: %d values for %d columns", w.table, len(vals), len(w.cols))
 	}
-	if w.dialect == Postgres {
+	if w.bound {
 		w.args = append(w.args, vals...)
 	} else {
 		if w.pending == 0 {
@@ -868,14 +897,14 @@ func (w *tableWriter) flush() error {
 	}
 	st := seedStmt{w: w, rows: w.pending}
 	switch {
-	case w.dialect != Postgres:
+	case !w.bound:
 		st.sql = string(w.text)
 	case w.pending == w.perStmt:
 		st.sql, st.args = w.full, w.args
 	default:
 		st.sql, st.args = w.insertSQL(w.pending), w.args
 	}
-	if w.dialect == Postgres {
+	if w.bound {
 		w.args = make([]any, 0, w.perStmt*len(w.cols)) // the writing goroutine owns the old ones
 	}
 	w.pending = 0
