@@ -353,6 +353,13 @@ const feedbackColumns = `id, build_id, change_id, tester_id, kind, severity, tit
 	platform_client_version, status, duplicate_of, duplicates, idempotency_key, comment_count, attachment_count,
 	last_staff_reply_at, created_at, updated_at`
 
+// filedByKey reads the items filed with the keys of rowsMark's rows
+// (tester, key). The index of keys holds only items with a key (migration
+// 11): SQLite uses it for a join on the key, which says the key is not
+// NULL, and does not for a row value's IN, which scanned the index whole.
+const filedByKey = `SELECT ` + feedbackColumns + ` FROM (` + rowsMark + `) AS k
+	JOIN feedback f ON f.tester_id = k.column1 AND f.idempotency_key = k.column2`
+
 func scanFeedback(rows rowScanner, f *models.Feedback) error {
 	return rows.Scan(&f.ID, &f.BuildID, &f.ChangeID, &f.TesterID, &f.Kind, &f.Severity, &f.Title, &f.Body, &f.Platform.OS,
 		&f.Platform.Device, &f.Platform.ClientVersion, &f.Status, &f.DuplicateOf, &f.Duplicates, &f.IdempotencyKey,
@@ -412,7 +419,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		return err
 	}
 	filed := map[idemKey]*models.Feedback{}
-	err = s.queryRows(tx, "SELECT "+feedbackColumns+" FROM feedback WHERE (tester_id, idempotency_key) IN ("+rowsMark+")", 2, keyArgs,
+	err = s.queryRows(tx, filedByKey, 2, keyArgs,
 		func(rows rowScanner) error {
 			f := &models.Feedback{}
 			if err := scanFeedback(rows, f); err != nil {

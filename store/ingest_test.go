@@ -451,3 +451,30 @@ func TestRowsRefuseAShortRow(t *testing.T) {
 		t.Errorf("67 rows went as %q (%v), want %q", got, err, want)
 	}
 }
+
+// The batch's look-up of idempotency keys searches the index of keys for
+// each (tester, key), which holds only items with a key: a row value's IN
+// read that index whole.
+func TestKeyLookUpSearchesTheIndex(t *testing.T) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s.Close()
+	var plan []struct {
+		ID, Parent, Notused int
+		Detail              string
+	}
+	must(t, s.w.Raw("EXPLAIN QUERY PLAN "+withRows(filedByKey, 2, 2), 1, "a", 2, "b").Scan(&plan).Error)
+	var steps []string
+	for _, p := range plan {
+		steps = append(steps, p.Detail)
+	}
+	got := strings.Join(steps, "; ")
+	if !strings.Contains(got, "SEARCH f USING INDEX feedback_idempotency (tester_id=? AND idempotency_key=?)") {
+		t.Errorf("plan %q, want a search of feedback_idempotency by tester and key", got)
+	}
+	var partial string
+	must(t, s.w.Raw("SELECT sql FROM sqlite_master WHERE name = 'feedback_idempotency'").Scan(&partial).Error)
+	if !strings.HasSuffix(partial, "WHERE idempotency_key IS NOT NULL") {
+		t.Errorf("feedback_idempotency is %q, want items with a key only", partial)
+	}
+}

@@ -322,6 +322,16 @@ CREATE INDEX feedback_build_status ON feedback (build_id, status, id);
 	{version: 10, name: "the full-text index's words", perDialect: map[Dialect][]string{
 		SQLite: {`CREATE VIRTUAL TABLE feedback_fts_terms USING fts5vocab(feedback_fts, instance)`},
 	}},
+	// Most items have no idempotency key (the web UI sends none) and are
+	// no duplicate: their index entries were never read, yet written with
+	// every item, and sorted with every seed (a million items: 1.4 of
+	// 12 s). A look-up by key or duplicate_of says the value is not NULL.
+	{version: 11, name: "partial indexes of keys and duplicates", sql: `
+DROP INDEX feedback_idempotency;
+CREATE UNIQUE INDEX feedback_idempotency ON feedback (tester_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+DROP INDEX feedback_duplicate_of;
+CREATE INDEX feedback_duplicate_of ON feedback (duplicate_of) WHERE duplicate_of IS NOT NULL;
+`},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows
