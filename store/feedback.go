@@ -336,28 +336,32 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 		return []models.Feedback{}, "", nil
 	}
 	conds, args := []string{"feedback.build_id = ?"}, []any{f.BuildID}
-	where := func(cond string, arg any) {
+	var tags []string
+	where := func(cond string, arg any, tag string) {
 		conds, args = append(conds, cond), append(args, arg)
+		if tag != "" {
+			tags = append(tags, tag)
+		}
 	}
 	if f.TesterID != nil {
-		where("feedback.tester_id = ?", *f.TesterID)
+		where("feedback.tester_id = ?", *f.TesterID, "")
 	}
 	if f.Kind != "" {
-		where("feedback.kind = ?", f.Kind)
+		where("feedback.kind = ?", f.Kind, tagKind+f.Kind)
 	}
 	if f.Severity != "" {
-		where("feedback.severity = ?", f.Severity)
+		where("feedback.severity = ?", f.Severity, tagSeverity+f.Severity)
 	}
 	if f.Status != "" {
-		where("feedback.status = ?", f.Status)
+		where("feedback.status = ?", f.Status, tagStatus+strings.ReplaceAll(f.Status, "_", ""))
 	}
 	if f.ChangeID != nil {
-		where("feedback.change_id = ?", *f.ChangeID)
+		where("feedback.change_id = ?", *f.ChangeID, "")
 	}
 	if f.Page.After > 0 {
-		where("feedback.id < ?", f.Page.After)
+		where("feedback.id < ?", f.Page.After, "")
 	}
-	filter := itemFilter{strings.Join(conds, " AND "), args}
+	filter := itemFilter{strings.Join(conds, " AND "), args, tags}
 	q := s.read(ctx).Table("feedback").Select("feedback.*, users.name AS tester_name").
 		Joins("JOIN users ON users.id = feedback.tester_id").Where(filter.cond, filter.args...)
 	limit := f.Page.Limit
@@ -395,6 +399,9 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 type itemFilter struct {
 	cond string
 	args []any
+	// tags are the words of the full-text index's tags column its items
+	// hold (see searchTags): of its kind, status and severity.
+	tags []string
 }
 
 // searchPage reads a page of q's items that match words; filter is q's
@@ -428,19 +435,30 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, w
 	if s.dialect != SQLite {
 		return page(q.Where(cond, match))
 	}
+	// The matches hold the filter's tags: FTS5 skips what the filter does
+	// not let through, which the conditions below then check again.
+	if len(filter.tags) > 0 {
+		match += " AND " + tagMatch(filter.tags)
+	}
 	var newest []int64 // the newest item q lets through
 	if err := s.read(ctx).Raw("SELECT feedback.id FROM feedback WHERE "+filter.cond+" ORDER BY feedback.id DESC LIMIT 1", filter.args...).
 		Scan(&newest).Error; err != nil || len(newest) == 0 {
 		return []models.Feedback{}, err
 	}
-	const window = `SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid <= ? ORDER BY rowid DESC LIMIT ?`
-	out, err := page(q.Where("feedback.id IN ("+window+")", match, newest[0], searchWindow))
-	if err != nil || len(out) > limit {
-		return out, err
+	// The window's matches are read once, as a JSON array the page reads
+	// back: a match with a filter's tags that few items hold reads the
+	// lists of its words and tags to their ends, its main cost.
+	var w struct {
+		IDs               string `gorm:"column:ids"`
+		N, Oldest, Newest int64
 	}
-	var w idSpan // the window's matches
-	if err := s.read(ctx).Raw("SELECT COUNT(*) AS n, COALESCE(MIN(rowid), 0) AS oldest, COALESCE(MAX(rowid), 0) AS newest FROM ("+window+")", match, newest[0], searchWindow).
-		Scan(&w).Error; err != nil || w.N < searchWindow {
+	if err := s.read(ctx).Raw(`SELECT json_group_array(rowid) AS ids, COUNT(*) AS n, COALESCE(MIN(rowid), 0) AS oldest, COALESCE(MAX(rowid), 0) AS newest
+		FROM (SELECT rowid FROM feedback_fts WHERE feedback_fts MATCH ? AND rowid <= ? ORDER BY rowid DESC LIMIT ?)`, match, newest[0], searchWindow).
+		Scan(&w).Error; err != nil || w.N == 0 {
+		return []models.Feedback{}, err
+	}
+	out, err := page(q.Where("feedback.id IN (SELECT value FROM json_each(?))", w.IDs))
+	if err != nil || len(out) > limit || w.N < searchWindow {
 		return out, err
 	}
 	newestItems := func(n int) (span idSpan, err error) {
@@ -452,7 +470,7 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, w
 	if err != nil {
 		return nil, err
 	}
-	ratio := perID(items) / perID(w) // the filter's items to matches, among the newest ids
+	ratio := perID(items) / perID(idSpan{w.N, w.Oldest, w.Newest}) // the filter's items to matches, among the newest ids
 	// The probes cost a seek of each word (several µs) an item, but read no
 	// match they do not ask for: they pay when the filter's items are much
 	// fewer than the matches, as with a change's items. They are skipped

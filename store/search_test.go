@@ -181,3 +181,121 @@ func TestSearchPrefixStandsForItsWords(t *testing.T) {
 		t.Errorf("a prefix of no word: none %v (%v), want true", none, err)
 	}
 }
+
+// A search with filters asks the full-text index for the filters' tags
+// (searchTags), which follow the item: a triage moves its tags with it,
+// and the index stays what its content view makes of the items. Search
+// words match the title and body only, never a tag.
+func TestSearchTagsFollowTheItem(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s.Close()
+	w := newIngestWorld(t, s)
+	sev := "high"
+	fb, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, ChangeID: &w.c1, Kind: "bug", Severity: &sev, Title: "Harbor crash", Body: "at dusk"})
+	must(t, err)
+	_, _, err = s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "praise", Title: "Harbor music"})
+	must(t, err)
+	found := func(f FeedbackFilter) []int64 {
+		t.Helper()
+		if f.BuildID == 0 {
+			f.BuildID = w.open
+		}
+		page, _, err := s.ListFeedback(ctx, f)
+		must(t, err)
+		ids := []int64{}
+		for _, it := range page {
+			ids = append(ids, it.ID)
+		}
+		return ids
+	}
+	c2 := w.c2
+	cases := func(when string, want map[string]bool) {
+		t.Helper()
+		for name, f := range map[string]FeedbackFilter{
+			"kind=bug":         {Q: "harbor", Kind: "bug"},
+			"severity=high":    {Q: "harbor", Severity: "high"},
+			"status=new":       {Q: "crash", Status: "new"},
+			"status=wont_fix":  {Q: "crash", Status: "wont_fix"},
+			"change=c1":        {Q: "dusk", ChangeID: &w.c1},
+			"change=c2":        {Q: "dusk", ChangeID: &c2},
+			"everything":       {Q: "harbor dusk", Kind: "bug", Severity: "high", Status: "new", ChangeID: &w.c1},
+			"other build":      {Q: "harbor", BuildID: w.other},
+			"words, not tags":  {Q: "zzkbug"},
+			"prefix, not tags": {Q: "zzk"},
+		} {
+			got := found(f)
+			if has := slices.Contains(got, fb.ID); has != want[name] {
+				t.Errorf("%s, %s: found %v, the bug in it: %v, want %v", when, name, got, has, want[name])
+			}
+		}
+		// The index holds what its content view makes of every item.
+		must(t, s.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error)
+	}
+	cases("as filed", map[string]bool{"kind=bug": true, "severity=high": true, "status=new": true, "change=c1": true, "everything": true})
+	_, err = s.SetFeedbackStatus(ctx, w.t1, fb.ID, "wont_fix", nil)
+	must(t, err)
+	cases("triaged", map[string]bool{"kind=bug": true, "severity=high": true, "status=wont_fix": true, "change=c1": true})
+	must(t, s.w.Exec("UPDATE feedback SET change_id = ? WHERE id = ?", w.c2, fb.ID).Error)
+	cases("moved to another change", map[string]bool{"kind=bug": true, "severity=high": true, "status=wont_fix": true, "change=c2": true})
+	if n := len(found(FeedbackFilter{Q: "harbor", Kind: "praise"})); n != 1 {
+		t.Errorf("q=harbor&kind=praise: %d items, want the praise", n)
+	}
+}
+
+// segmentsByLevel reads the segments of each level of feedback_fts.
+func segmentsByLevel(t *testing.T, s *Store) [][]uint64 {
+	t.Helper()
+	var block []byte
+	must(t, s.w.Raw("SELECT block FROM feedback_fts_data WHERE id = ?", ftsStructureID).Row().Scan(&block))
+	return ftsLevels(t, block)
+}
+
+// Migration 12 rebuilds the full-text index of a database that has items,
+// with their tags, and raises its one segment to the level its size
+// belongs to; the writer then adds to it without putting it back at
+// level 0, where every merge of the writer's segments would rewrite it.
+func TestMigrationRebuildsTheIndexWithTags(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s.Close()
+	w := newIngestWorld(t, s)
+	must(t, s.SeedFeedback(ctx, w.open, w.t1, 3000, func(i int, fb *models.Feedback) {
+		fb.Title, fb.Body = fmt.Sprintf("Harbor crane %d", i), "the lights flicker at dusk near the old harbor crane"
+		if i%3 == 0 {
+			fb.Kind = "praise"
+		}
+	}))
+	// The database as migration 11 left it, with an index without tags.
+	must(t, s.w.Exec("DELETE FROM schema_migrations WHERE version = 12").Error)
+	for _, stmt := range []string{"DROP TRIGGER feedback_fts_insert", "DROP TRIGGER feedback_fts_delete", "DROP TRIGGER feedback_fts_update",
+		"DROP TABLE feedback_fts_terms", "DROP TABLE feedback_fts", "DROP VIEW feedback_fts_content"} {
+		must(t, s.w.Exec(stmt).Error)
+	}
+	for _, v := range []int{6, 8, 9, 10} { // the index of title and body, its settings, its words
+		for _, stmt := range migrations[v-1].perDialect[SQLite] {
+			must(t, s.w.Exec(stmt).Error)
+		}
+	}
+	must(t, s.Migrate(ctx))
+
+	rebuilt := segmentsByLevel(t, s)
+	if len(rebuilt) < 2 || len(rebuilt[len(rebuilt)-1]) != 1 || len(rebuilt[0]) != 0 {
+		t.Fatalf("the rebuilt index's segments by level: %v, want one, above level 0", rebuilt)
+	}
+	for i := range 40 {
+		_, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t2, Kind: "praise", Title: fmt.Sprintf("Harbor song %d", i)})
+		must(t, err)
+	}
+	if after := segmentsByLevel(t, s); len(after) != len(rebuilt) || !slices.Equal(after[len(after)-1], rebuilt[len(rebuilt)-1]) {
+		t.Errorf("after 40 writes, segments by level %v, want the rebuilt segment %v where it was", after, rebuilt)
+	}
+	must(t, s.w.Exec("INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('integrity-check', 1)").Error)
+	page, _, err := s.ListFeedback(ctx, FeedbackFilter{BuildID: w.open, Q: "harbor", Kind: "praise", Page: Page{Limit: 2000}})
+	must(t, err)
+	if len(page) != 1000+40 {
+		t.Errorf("q=harbor&kind=praise: %d items, want %d", len(page), 1000+40)
+	}
+}

@@ -286,6 +286,10 @@ type schemaObject struct{ kind, name, table, sql string }
 // (migration 6).
 var seedFTS = map[string]string{"feedback": "feedback_fts"}
 
+// seedFTSContent names the external content of those full-text tables
+// (migration 12: a view of the table with its tags).
+var seedFTSContent = map[string]string{"feedback_fts": "feedback_fts_content"}
+
 // bulkLoad runs gen, which adds rows with the loader's table writers, and
 // writes them on one writer connection. big names the tables that receive
 // most rows.
@@ -723,7 +727,8 @@ type tableWriter struct {
 	pending int
 	added   int // rows added so far
 	total   int // rows to write, for progress
-	// side, when set, also gets the columns sideAt of each row, in
+	// side, when set, also gets the columns sideAt of each row (a negative
+	// one: the side's derived column -1-i, see ftsSide.tee), in
 	// batches of sideRows (seedfts.go).
 	side     *ftsSide
 	sideAt   []int
@@ -858,7 +863,15 @@ func (w *tableWriter) add(vals ...any) error {
 	w.added++
 	if w.side != nil {
 		for _, i := range w.sideAt {
-			w.sideRows = append(w.sideRows, vals[i])
+			if i >= 0 {
+				w.sideRows = append(w.sideRows, vals[i])
+				continue
+			}
+			v, err := w.side.derived[-1-i].value(vals)
+			if err != nil {
+				return fmt.Errorf("seed %s: %w", w.table, err)
+			}
+			w.sideRows = append(w.sideRows, v)
 		}
 		if len(w.sideRows) >= ftsSideBatch*len(w.sideAt) {
 			if err := w.sendSide(); err != nil {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -44,6 +46,45 @@ type ftsSide struct {
 	// missed is set when a table writer of source lacks one of cols: the
 	// index is then filled from the table at the end, as without a side.
 	missed bool
+	// derived are the columns of cols that are not the source's but made
+	// from its columns (tee).
+	derived []derivedColumn
+}
+
+// derivedColumn is a column of a full-text index made from columns of the
+// indexed table's row: at are their places in a table writer's row.
+type derivedColumn struct {
+	make func(v ...any) (string, error)
+	at   []int
+}
+
+func (d derivedColumn) value(row []any) (string, error) {
+	v := make([]any, len(d.at))
+	for i, at := range d.at {
+		v[i] = row[at]
+	}
+	return d.make(v...)
+}
+
+// ftsDerived are the columns of full-text indexes made from their table's
+// columns, by the index's column name: migration 12's tags, which its
+// view and triggers make with searchTagsSQL.
+var ftsDerived = map[string]struct {
+	from []string
+	make func(v ...any) (string, error)
+}{
+	"tags": {[]string{"kind", "status", "severity"}, tagsOfRow},
+}
+
+// tagsOfRow is searchTags of a seeded row's kind, status and severity.
+func tagsOfRow(v ...any) (string, error) {
+	kind, ok1 := v[0].(string)
+	status, ok2 := v[1].(string)
+	severity, ok3 := v[2].(*string)
+	if !ok1 || !ok2 || !ok3 {
+		return "", fmt.Errorf("tags of %T %T %T: unexpected types", v...)
+	}
+	return searchTags(kind, status, severity), nil
 }
 
 // ftsSideBatch is how many rows a batch sent to the side holds.
@@ -67,7 +108,7 @@ func (l *loader) startFTSSide(dataDir, source string) (*ftsSide, error) {
 	if err := l.conn.QueryRowContext(l.ctx, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&decl); err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
-	content := "content='" + source + "', content_rowid='id'"
+	content := "content='" + seedFTSContent[table] + "', content_rowid='id'"
 	if !strings.Contains(decl, content) {
 		return nil, nil // declared otherwise: filled from its table at the end
 	}
@@ -153,13 +194,28 @@ func (f *ftsSide) write(st seedStmt) error {
 }
 
 // tee tells where the side's columns are in the rows of a table writer of
-// its source with columns cols; nil when one is missing.
+// its source with columns cols, a derived column as -1-i for f.derived[i];
+// nil when one is missing.
 func (f *ftsSide) tee(cols []string) []int {
 	at := make([]int, len(f.cols))
 	for i, c := range f.cols {
-		if at[i] = slices.Index(cols, c); at[i] < 0 {
+		if at[i] = slices.Index(cols, c); at[i] >= 0 {
+			continue
+		}
+		d, ok := ftsDerived[c]
+		if !ok {
 			return nil
 		}
+		col := derivedColumn{make: d.make}
+		for _, from := range d.from {
+			j := slices.Index(cols, from)
+			if j < 0 {
+				return nil
+			}
+			col.at = append(col.at, j)
+		}
+		f.derived = append(f.derived, col)
+		at[i] = -len(f.derived)
 	}
 	return at
 }
@@ -175,6 +231,13 @@ func (f *ftsSide) copyInto(l *loader) error {
 	}
 	for _, suffix := range []string{"_data", "_idx", "_docsize"} {
 		t := f.table + suffix
+		var n int
+		if err := l.tx.QueryRowContext(l.ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", t).Scan(&n); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+		if n == 0 {
+			continue // no _docsize with columnsize=0 (migration 12)
+		}
 		if _, err := l.tx.ExecContext(l.ctx, "DELETE FROM "+t+"; INSERT INTO "+t+" SELECT * FROM "+ftsScratchName+"."+t); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
@@ -205,20 +268,53 @@ const ftsBatchPages = 2
 // It writes the record behind FTS5's back: the loader's connection is
 // closed after the load, not used again.
 func (l *loader) raiseSegments(table string) error {
+	l.discard = true
+	return raiseStructure(l.ctx, l.tx, table)
+}
+
+// raiseStructure rewrites the structure record of the full-text table
+// table (raiseSegments) in tx, when its segments belong higher. The
+// connection of tx must not be used for that table again.
+func raiseStructure(ctx context.Context, tx *sql.Tx, table string) error {
 	t := table + "_data"
 	var block []byte
-	if err := l.tx.QueryRowContext(l.ctx, "SELECT block FROM "+t+" WHERE id = ?", ftsStructureID).Scan(&block); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT block FROM "+t+" WHERE id = ?", ftsStructureID).Scan(&block); err != nil {
 		return fmt.Errorf("read %s's structure: %w", table, err)
 	}
 	raised, ok := raiseSegments(block, ftsBatchPages)
 	if !ok {
 		return nil // left as FTS5 made it
 	}
-	l.discard = true
-	if _, err := l.tx.ExecContext(l.ctx, "UPDATE "+t+" SET block = ? WHERE id = ?", raised, ftsStructureID); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE "+t+" SET block = ? WHERE id = ?", raised, ftsStructureID); err != nil {
 		return fmt.Errorf("write %s's structure: %w", table, err)
 	}
 	return nil
+}
+
+// raiseFTS raises the segments of the full-text table table after a
+// migration rebuilt it (see raiseSegments): a rebuilt index is one segment
+// at level 0, which the writer's merges would rewrite whole again and
+// again. It runs on a connection of its own, closed afterwards: FTS5 keeps
+// the structure it read with the connection, and another connection's
+// commit makes the others read it again.
+func (s *Store) raiseFTS(ctx context.Context, table string) error {
+	db, err := s.w.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := raiseStructure(ctx, tx, table); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
 }
 
 // raiseSegments rewrites an FTS5 structure record (fts5_index.c: a 4-byte
