@@ -255,12 +255,8 @@ func (s *Store) beginBatch() (tx *gorm.DB, release func(), err error) {
 		tx = s.w.Begin()
 		return tx, func() {}, tx.Error
 	}
-	db, err := s.w.DB()
-	if err != nil {
-		return nil, nil, err
-	}
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

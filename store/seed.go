@@ -302,11 +302,7 @@ var seedFTSContent = map[string]string{"feedback_fts": "feedback_fts_content"}
 // a table kept by triggers takes its rows through a temporary table (see
 // stage).
 func (s *Store) bulkLoad(ctx context.Context, big []string, gen func(*loader) error) (err error) {
-	db, err := s.w.DB()
-	if err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		return err
 	}

@@ -298,11 +298,7 @@ func raiseStructure(ctx context.Context, tx *sql.Tx, table string) error {
 // the structure it read with the connection, and another connection's
 // commit makes the others read it again.
 func (s *Store) raiseFTS(ctx context.Context, table string) error {
-	db, err := s.w.DB()
-	if err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
+	conn, err := s.writerConn(ctx)
 	if err != nil {
 		return err
 	}

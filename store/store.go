@@ -303,6 +303,15 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 
 func (s *Store) read(ctx context.Context) *gorm.DB { return s.r.WithContext(ctx) }
 
+// writerConn holds a connection of the writer's pool for the caller alone.
+func (s *Store) writerConn(ctx context.Context) (*sql.Conn, error) {
+	db, err := s.w.DB()
+	if err != nil {
+		return nil, err
+	}
+	return db.Conn(ctx)
+}
+
 // lockRow takes a row lock on PostgreSQL; on SQLite the immediate write
 // transaction already serialises writers.
 func (s *Store) lockRow(tx *gorm.DB, table string, id int64) error {
