@@ -35,8 +35,8 @@ const SearchPrefixMin = 3
 // title and body only). A search filtered by those then asks FTS5 for the
 // items with both its words and the filter's tags, which it finds by
 // skipping through both lists: at a million items, a word in half the
-// items and a kind none of those items are took 75-130 ms, reading every
-// match to find that out, and now 18-56 (issue 6, tenth round). The build
+// items and a kind none of those items are took 70-140 ms p50, reading
+// every match to find that out, and now 18-50 (issue 6, tenth round). The build
 // and the change are no tags: most items of a big database are the newest
 // build's, whose tag's list, as long as the index, cost more to go through
 // than it saved (q=crash+harbor 4.3 -> 14.5 ms); a change's items are few,
