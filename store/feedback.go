@@ -347,13 +347,13 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 		where("feedback.tester_id = ?", *f.TesterID, "")
 	}
 	if f.Kind != "" {
-		where("feedback.kind = ?", f.Kind, tagKind+f.Kind)
+		where("feedback.kind = ?", f.Kind, kindTag(f.Kind))
 	}
 	if f.Severity != "" {
-		where("feedback.severity = ?", f.Severity, tagSeverity+f.Severity)
+		where("feedback.severity = ?", f.Severity, severityTag(f.Severity))
 	}
 	if f.Status != "" {
-		where("feedback.status = ?", f.Status, tagStatus+strings.ReplaceAll(f.Status, "_", ""))
+		where("feedback.status = ?", f.Status, statusTag(f.Status))
 	}
 	if f.ChangeID != nil {
 		where("feedback.change_id = ?", *f.ChangeID, "")

@@ -58,14 +58,17 @@ func searchTagsSQL(r string) string {
 
 // searchTags is an item's tags, as searchTagsSQL makes them.
 func searchTags(kind, status string, severity *string) string {
-	b := make([]byte, 0, 48)
-	b = append(append(b, tagKind...), kind...)
-	b = append(append(append(b, ' '), tagStatus...), strings.ReplaceAll(status, "_", "")...)
+	tags := kindTag(kind) + " " + statusTag(status)
 	if severity != nil {
-		b = append(append(append(b, ' '), tagSeverity...), *severity...)
+		tags += " " + severityTag(*severity)
 	}
-	return string(b)
+	return tags
 }
+
+// kindTag, statusTag and severityTag are the tags of one value each.
+func kindTag(kind string) string         { return tagKind + kind }
+func statusTag(status string) string     { return tagStatus + strings.ReplaceAll(status, "_", "") }
+func severityTag(severity string) string { return tagSeverity + severity }
 
 // tagMatch is the part of an FTS5 match that asks for tags, each a word
 // of the tags column.
