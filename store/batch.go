@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
@@ -56,7 +58,10 @@ type writeJob struct {
 	fn       func(*gorm.DB) error
 	feedback *feedbackJob
 	vote     *voteJob
-	done     chan error
+	// index asks the writer to bring the full-text index up to date
+	// (ftsReady) instead of writing.
+	index bool
+	done  chan error
 }
 
 // batcher feeds the single SQLite writer connection.
@@ -74,6 +79,8 @@ type batcher struct {
 	// they run on the current batch's connection.
 	prepared preparedStmts
 	direct   bool
+	// fts counts the items not yet in the full-text index (ftsindex.go).
+	fts ftsLag
 }
 
 func (s *Store) startBatcher() {
@@ -101,14 +108,20 @@ func (s *Store) submitJob(j *writeJob) error {
 }
 
 func (s *Store) runBatches() {
-	defer close(s.batch.done)
-	for first := range s.batch.jobs {
+	b := s.batch
+	defer close(b.done)
+	var timer *time.Timer
+	for {
+		first, ok := s.nextJob(&timer)
+		if !ok {
+			return
+		}
 		jobs := []*writeJob{first}
 		yields := 0
 	fill:
 		for len(jobs) < maxBatch {
 			select {
-			case j, ok := <-s.batch.jobs:
+			case j, ok := <-b.jobs:
 				if !ok {
 					break fill
 				}
@@ -121,8 +134,86 @@ func (s *Store) runBatches() {
 				runtime.Gosched()
 			}
 		}
-		s.commitBatch(jobs)
-		s.restartLog()
+		var index []*writeJob
+		jobs = slices.DeleteFunc(jobs, func(j *writeJob) bool {
+			if j.index {
+				index = append(index, j)
+			}
+			return j.index
+		})
+		if len(jobs) > 0 {
+			s.commitBatch(jobs)
+			s.restartLog()
+		}
+		if len(index) > 0 {
+			err := s.catchUpFTS(context.Background(), ftsCatchUpMax)
+			if err == nil {
+				b.fts = ftsLag{}
+			}
+			for _, j := range index {
+				j.done <- err
+			}
+		}
+	}
+}
+
+// nextJob waits for the writer's next job. On SQLite, while it waits, it
+// indexes the items the full-text index lacks when they are due.
+func (s *Store) nextJob(timer **time.Timer) (*writeJob, bool) {
+	b := s.batch
+	for s.dialect == SQLite {
+		idle := len(b.jobs) == 0
+		due, wait := b.fts.due(idle, time.Now())
+		if s.holdFTS.Load() {
+			due, wait = false, 0
+		}
+		if due {
+			s.catchUpIdle()
+			continue
+		}
+		if !idle || wait == 0 {
+			break
+		}
+		if *timer == nil {
+			*timer = time.NewTimer(wait)
+		} else {
+			(*timer).Reset(wait)
+		}
+		select {
+		case j, ok := <-b.jobs:
+			(*timer).Stop()
+			return s.lastJob(j, ok)
+		case <-(*timer).C:
+		}
+	}
+	j, ok := <-b.jobs
+	return s.lastJob(j, ok)
+}
+
+// lastJob passes on what nextJob received; when the queue is closed (the
+// store closes), the waiting items are indexed first.
+func (s *Store) lastJob(j *writeJob, ok bool) (*writeJob, bool) {
+	if !ok && s.dialect == SQLite && s.batch.fts.waiting > 0 {
+		if err := s.catchUpFTS(context.Background(), 0); err != nil {
+			slog.Error("full-text index: catch up", "err", err)
+		}
+	}
+	return j, ok
+}
+
+// catchUpIdle indexes up to ftsCatchUpMax waiting items. A failure is
+// tried again ftsCatchUpAfter later (a search reports it).
+func (s *Store) catchUpIdle() {
+	b := s.batch
+	more, err := s.catchUpOnce(context.Background(), ftsCatchUpMax)
+	switch {
+	case err != nil:
+		slog.Error("full-text index: catch up", "err", err)
+		b.fts.since = time.Now()
+	case more:
+		b.fts.since = time.Now().Add(-ftsCatchUpAfter)
+	default:
+		b.fts = ftsLag{}
 	}
 }
 
@@ -240,6 +331,15 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 	if err != nil {
 		giveUp(fmt.Errorf("commit: %w", err))
 		return
+	}
+	if s.dialect == SQLite {
+		created := 0
+		for _, i := range feedback {
+			if results[i] == nil && jobs[i].feedback.created {
+				created++
+			}
+		}
+		s.batch.fts.wrote(created, time.Now())
 	}
 	answer()
 	s.committed()

@@ -286,6 +286,9 @@ func (s *Store) SimilarFeedback(ctx context.Context, buildID int64, title string
 	if len(words) == 0 {
 		return out, nil
 	}
+	if err := s.ftsReady(ctx); err != nil {
+		return nil, err
+	}
 	query, match := s.similarQuery(words)
 	rows, err := s.read(ctx).Raw(query, match, similarWindow, buildID, exclude, models.StatusDuplicate).Rows()
 	if err != nil {
@@ -425,6 +428,9 @@ func (s *Store) searchPage(ctx context.Context, q *gorm.DB, filter itemFilter, w
 	page func(*gorm.DB) ([]models.Feedback, error)) ([]models.Feedback, error) {
 	var parts map[string]string
 	if s.dialect == SQLite {
+		if err := s.ftsReady(ctx); err != nil {
+			return nil, err
+		}
 		var none bool
 		var err error
 		if parts, none, err = s.expandPrefixes(ctx, words); err != nil || none {

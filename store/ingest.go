@@ -20,15 +20,15 @@ import (
 // (createFeedbackTx, castVoteTx), which the tests run on PostgreSQL; if a
 // set-based batch fails as a whole, its writes run again on that path.
 
-// ftsMergePages is how many pages of the full-text index's segments each
-// batch of feedback merges (FTS5's own merges are off: migration 8). FTS5
-// merged 64 pages times the number of levels at once, every 64 pages
-// written, holding the writer 10-30 ms; in steps of 32 pages a batch, the
-// index keeps as few segments (14 against 11 after 84,000 bug reports) and
-// the bug-filing p99 falls 2-8 ms (seven alternating runs, c = 64). When no
-// level has 16 segments to merge (migration 9), the step does nothing.
-// Writes outside these batches (edits, erasures) still merge when a level
-// reaches 64 segments (FTS5's crisismerge).
+// ftsMergePages is how many pages of the full-text index's segments a
+// catch-up (ftsindex.go) merges at least; it merges as many as it indexes
+// items (FTS5's own merges are off: migration 8). FTS5 merged 64 pages
+// times the number of levels at once, every 64 pages written, holding the
+// writer 10-30 ms; in steps, the index keeps as few segments and the
+// bug-filing p99 fell 2-8 ms (when each batch indexed its items and merged
+// 32 pages). When no level has 16 segments to merge (migration 9), the
+// step does nothing. Writes outside catch-ups (edits, erasures) still merge
+// when a level reaches 64 segments (FTS5's crisismerge).
 const ftsMergePages = 32
 
 type feedbackJob struct {
@@ -525,11 +525,6 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	err = s.execRows(tx, `INSERT INTO feedback (id, build_id, change_id, tester_id, kind, severity, title, body, platform_os, platform_device,
 		platform_client_version, status, idempotency_key, created_at, updated_at) `+rowsMark, 15, rows)
 	if err != nil {
-		return err
-	}
-	// A few pages of merging of the full-text index's segments, as one
-	// batch's worth.
-	if err := s.exec(tx, "INSERT INTO feedback_fts (feedback_fts, rank) VALUES ('merge', ?)", ftsMergePages); err != nil {
 		return err
 	}
 	day := now.Format("2006-01-02")

@@ -380,6 +380,32 @@ CREATE INDEX feedback_duplicate_of ON feedback (duplicate_of) WHERE duplicate_of
 			`DELETE FROM feedback_fts_config WHERE k = 'hashsize'`,
 		},
 	}, after: func(ctx context.Context, s *Store) error { return s.raiseFTS(ctx, "feedback_fts") }},
+	// Items reach the full-text index after their batch, in catch-ups
+	// (ftsindex.go): the index holds the items up to indexed_through, and
+	// the triggers act only on those. An item inserted at or below the mark
+	// (not done by Playgate, whose ids only grow) is indexed at once.
+	{version: 13, name: "full-text index behind the writes", perDialect: map[Dialect][]string{
+		SQLite: {
+			`CREATE TABLE feedback_fts_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL)`,
+			`INSERT INTO feedback_fts_state (id, indexed_through) SELECT 1, COALESCE(MAX(id), 0) FROM feedback`,
+			`DROP TRIGGER feedback_fts_insert`,
+			`DROP TRIGGER feedback_fts_delete`,
+			`DROP TRIGGER feedback_fts_update`,
+			`CREATE TRIGGER feedback_fts_insert AFTER INSERT ON feedback
+			   WHEN new.id <= (SELECT indexed_through FROM feedback_fts_state) BEGIN
+			   INSERT INTO feedback_fts (rowid, title, body, tags) VALUES (new.id, new.title, new.body, ` + searchTagsSQL("new") + `);
+			 END`,
+			`CREATE TRIGGER feedback_fts_delete AFTER DELETE ON feedback
+			   WHEN old.id <= (SELECT indexed_through FROM feedback_fts_state) BEGIN
+			   INSERT INTO feedback_fts (feedback_fts, rowid, title, body, tags) VALUES ('delete', old.id, old.title, old.body, ` + searchTagsSQL("old") + `);
+			 END`,
+			`CREATE TRIGGER feedback_fts_update AFTER UPDATE OF title, body, kind, status, severity ON feedback
+			   WHEN old.id <= (SELECT indexed_through FROM feedback_fts_state) BEGIN
+			   INSERT INTO feedback_fts (feedback_fts, rowid, title, body, tags) VALUES ('delete', old.id, old.title, old.body, ` + searchTagsSQL("old") + `);
+			   INSERT INTO feedback_fts (rowid, title, body, tags) VALUES (new.id, new.title, new.body, ` + searchTagsSQL("new") + `);
+			 END`,
+		},
+	}},
 }
 
 // recountV2SQL rebuilds the aggregates of schema version 2 from the raw rows

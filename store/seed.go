@@ -542,6 +542,12 @@ func (l *loader) finish() error {
 			return fmt.Errorf("fill %s: %w", t, err)
 		}
 	}
+	if slices.Contains(fts, seedFTS["feedback"]) {
+		// The index now holds every item.
+		if err := markIndexed(l.ctx, l.tx); err != nil {
+			return err
+		}
+	}
 	return l.commit()
 }
 
@@ -677,6 +683,12 @@ func (l *loader) commit() error {
 	}
 	for _, w := range l.writers {
 		if err := l.unstage(w); err != nil {
+			return err
+		}
+	}
+	if l.dialect == SQLite {
+		// The items loaded past the triggers (ftsindex.go).
+		if _, _, err := indexWaiting(l.ctx, l.tx, 0); err != nil {
 			return err
 		}
 	}

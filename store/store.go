@@ -95,6 +95,9 @@ type Store struct {
 	principals *principalCache
 	// setFault, set by tests, fails every set-based batch (ingest.go).
 	setFault error
+	// holdFTS, set by tests, keeps the writer from indexing waiting items
+	// unless a search asks (ftsindex.go).
+	holdFTS atomic.Bool
 	// unprepared, set by tests, has the writer run its statements through
 	// gorm, as it does when it cannot reach the driver's connection.
 	unprepared bool
@@ -118,6 +121,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	if s.dialect == SQLite {
+		// Items a crash or another process left out of the full-text
+		// index (ftsindex.go), before the writer takes any write.
+		if err := s.catchUpFTS(ctx, ftsCatchUpMax); err != nil {
+			s.Close()
+			return nil, err
+		}
 		// A reader connection opened before the migration answers its first
 		// query with the old schema's columns (new ones read as zero): close
 		// the idle readers so every reader starts on the migrated schema.
