@@ -26,21 +26,41 @@ const (
 // second document or a wrong type are 400, an oversized body 413. It answers
 // the error itself and reports whether to go on.
 func bindJSON(c *gin.Context, v any) bool {
+	body, ok := readJSONBody(c)
+	return ok && decodeJSON(c, body, v)
+}
+
+// bindFeedback is bindJSON for a bug report, which it decodes without
+// reflection when it can (fastjson.go).
+func bindFeedback(c *gin.Context, req *feedbackRequest) bool {
+	body, ok := readJSONBody(c)
+	if !ok {
+		return false
+	}
+	if req.decodeFast(body) {
+		return true
+	}
+	*req = feedbackRequest{}
+	return decodeJSON(c, body, req)
+}
+
+// readJSONBody reads the body bindJSON decodes, or answers why it cannot.
+func readJSONBody(c *gin.Context) ([]byte, bool) {
 	if strings.HasPrefix(c.ContentType(), "multipart/") {
 		fail(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as JSON.")
-		return false
+		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			fail(c, http.StatusRequestEntityTooLarge, "too_large", "The request body is over 1 MiB.")
-			return false
+			return nil, false
 		}
 		fail(c, http.StatusBadRequest, "invalid_json", "The request body could not be read.")
-		return false
+		return nil, false
 	}
-	return decodeJSON(c, body, v)
+	return body, true
 }
 
 func decodeJSON(c *gin.Context, body []byte, v any) bool {
