@@ -18,6 +18,7 @@ var fastDecodeCases = []struct {
 	body string
 	fast bool
 }{
+	// The shape of the load tools' bug report (bugBody, playgate-bench).
 	{`{"kind":"bug","severity":"high","title":"Crash when opening inventory","body":"Steps: open it.","change_id":12,"platform":{"os":"Windows 11","device":"PC","client_version":"1.0.3"}}`, true},
 	{` { "kind" : "praise" , "title" : "Lovely fog" } ` + "\n", true},
 	{`{"kind":"suggestion","title":"Más niebla, 霧","body":"ü ✓ 🎮","severity":null,"change_id":null,"platform":null}`, true},
@@ -75,9 +76,6 @@ func TestFeedbackFastDecode(t *testing.T) {
 		if fast := decodeBoth(t, []byte(tc.body)); fast != tc.fast {
 			t.Errorf("%q: decodeFast took it: %v, want %v", tc.body, fast, tc.fast)
 		}
-	}
-	if !decodeBoth(t, bugBody(3, 7)) {
-		t.Errorf("the load tools' bug report (bugBody) goes to encoding/json")
 	}
 	// The fields it read.
 	var r feedbackRequest
