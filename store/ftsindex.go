@@ -105,7 +105,7 @@ func indexWaiting(ctx context.Context, tx sqlTx, limit int) (n int64, more bool,
 	}
 	through := newest
 	if limit > 0 {
-		// The limit-th item after the mark (ids have gaps: erased items).
+		// The limit-th item after the mark (ids may have gaps).
 		err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), ?) FROM (SELECT id FROM feedback WHERE id > ? ORDER BY id LIMIT ?)`,
 			newest, mark, limit).Scan(&through)
 		if err != nil {

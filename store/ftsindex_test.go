@@ -34,6 +34,17 @@ func rawDB(t *testing.T, s *Store) *sql.DB {
 	return db
 }
 
+// heldWorld opens a store with newIngestWorld's data whose writer indexes
+// items only when a search asks.
+func heldWorld(t *testing.T) (*Store, ingestWorld) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	must(t, err)
+	t.Cleanup(func() { s.Close() })
+	w := newIngestWorld(t, s)
+	holdFTS(t, s)
+	return s, w
+}
+
 // holdFTS keeps the idle writer from indexing waiting items, for the
 // length of the test.
 func holdFTS(t *testing.T, s *Store) {
@@ -57,11 +68,7 @@ func searchIDs(t *testing.T, s *Store, f FeedbackFilter) []int64 {
 // it finds every item filed before it, and so do similar titles.
 func TestSearchWaitsForTheIndex(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{DataDir: t.TempDir()})
-	must(t, err)
-	defer s.Close()
-	w := newIngestWorld(t, s)
-	holdFTS(t, s)
+	s, w := heldWorld(t)
 	var filed []int64
 	for i, title := range []string{"Lantern flickers in the mine", "Lantern too dim", "Great music"} {
 		fb, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "bug", Severity: ptr("low"),
@@ -94,11 +101,7 @@ func TestSearchWaitsForTheIndex(t *testing.T) {
 // then; one changed after is kept in step by the triggers.
 func TestIndexTakesItemsAsTheyAre(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{DataDir: t.TempDir()})
-	must(t, err)
-	defer s.Close()
-	w := newIngestWorld(t, s)
-	holdFTS(t, s)
+	s, w := heldWorld(t)
 	file := func(title string) int64 {
 		fb, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "bug", Severity: ptr("high"), Title: title})
 		must(t, err)
@@ -127,6 +130,39 @@ func TestIndexTakesItemsAsTheyAre(t *testing.T) {
 	}
 	if got := searchIDs(t, s, FeedbackFilter{BuildID: w.open, Q: "compass", Status: "new"}); len(got) != 0 {
 		t.Errorf("q=compass&status=new found %v, want none", got)
+	}
+}
+
+// A catch-up indexes at most its limit of items, says whether more wait,
+// and merges the index's segments as it goes.
+func TestIndexWaitingInSteps(t *testing.T) {
+	ctx := context.Background()
+	s, w := heldWorld(t)
+	for i := range 3 {
+		_, _, err := s.CreateFeedback(ctx, NewFeedback{BuildID: w.open, TesterID: w.t1, Kind: "other", Title: fmt.Sprintf("Buoy %d", i)})
+		must(t, err)
+	}
+	conn, err := s.writerConn(ctx)
+	must(t, err)
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	must(t, err)
+	defer tx.Rollback()
+	for _, want := range []struct {
+		limit int
+		n     int64
+		more  bool
+	}{{2, 2, true}, {0, 1, false}, {0, 0, false}} {
+		n, more, err := indexWaiting(ctx, tx, want.limit)
+		must(t, err)
+		if n != want.n || more != want.more {
+			t.Errorf("limit %d: indexed %d, more %v; want %d, %v", want.limit, n, more, want.n, want.more)
+		}
+	}
+	var found int
+	must(t, tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM feedback_fts WHERE feedback_fts MATCH 'buoy'").Scan(&found))
+	if found != 3 {
+		t.Errorf("the index finds %d of the 3 items", found)
 	}
 }
 
