@@ -134,22 +134,20 @@ func (s *Store) runBatches() {
 				runtime.Gosched()
 			}
 		}
-		var index []*writeJob
-		jobs = slices.DeleteFunc(jobs, func(j *writeJob) bool {
+		var writes, index []*writeJob
+		for _, j := range jobs {
 			if j.index {
 				index = append(index, j)
+			} else {
+				writes = append(writes, j)
 			}
-			return j.index
-		})
-		if len(jobs) > 0 {
-			s.commitBatch(jobs)
+		}
+		if len(writes) > 0 {
+			s.commitBatch(writes)
 			s.restartLog()
 		}
 		if len(index) > 0 {
-			err := s.catchUpFTS(context.Background(), ftsCatchUpMax)
-			if err == nil {
-				b.fts = ftsLag{}
-			}
+			err := s.catchUp(true)
 			for _, j := range index {
 				j.done <- err
 			}
@@ -168,7 +166,7 @@ func (s *Store) nextJob(timer **time.Timer) (*writeJob, bool) {
 			due, wait = false, 0
 		}
 		if due {
-			s.catchUpIdle()
+			s.catchUp(false)
 			continue
 		}
 		if !idle || wait == 0 {
@@ -194,18 +192,25 @@ func (s *Store) nextJob(timer **time.Timer) (*writeJob, bool) {
 // store closes), the waiting items are indexed first.
 func (s *Store) lastJob(j *writeJob, ok bool) (*writeJob, bool) {
 	if !ok && s.dialect == SQLite && s.batch.fts.waiting > 0 {
-		if err := s.catchUpFTS(context.Background(), 0); err != nil {
-			slog.Error("full-text index: catch up", "err", err)
-		}
+		s.catchUp(true)
 	}
 	return j, ok
 }
 
-// catchUpIdle indexes up to ftsCatchUpMax waiting items. A failure is
-// tried again ftsCatchUpAfter later (a search reports it).
-func (s *Store) catchUpIdle() {
+// catchUp indexes the waiting items, all of them or up to ftsCatchUpMax,
+// on the writer's goroutine, and keeps its account (ftsindex.go): after a
+// failure the idle writer tries again ftsCatchUpAfter later (a search
+// reports it), and with items left it goes on when next idle.
+func (s *Store) catchUp(all bool) error {
 	b := s.batch
-	more, err := s.catchUpOnce(context.Background(), ftsCatchUpMax)
+	ctx := context.Background()
+	var more bool
+	var err error
+	if all {
+		err = s.catchUpFTS(ctx, ftsCatchUpMax)
+	} else {
+		more, err = s.catchUpOnce(ctx, ftsCatchUpMax)
+	}
 	switch {
 	case err != nil:
 		slog.Error("full-text index: catch up", "err", err)
@@ -215,6 +220,7 @@ func (s *Store) catchUpIdle() {
 	default:
 		b.fts = ftsLag{}
 	}
+	return err
 }
 
 // commitBatch runs jobs in one transaction. Feedback and votes run
