@@ -52,9 +52,12 @@ func holdFTS(t *testing.T, s *Store) {
 	t.Cleanup(func() { s.holdFTS.Store(false) })
 }
 
+// searchIDs lists the ids of f's first page (of 100 when f sets no limit).
 func searchIDs(t *testing.T, s *Store, f FeedbackFilter) []int64 {
 	t.Helper()
-	f.Page = Page{Limit: 100}
+	if f.Page.Limit == 0 {
+		f.Page.Limit = 100
+	}
 	page, _, err := s.ListFeedback(context.Background(), f)
 	must(t, err)
 	var ids []int64

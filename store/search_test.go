@@ -202,13 +202,7 @@ func TestSearchTagsFollowTheItem(t *testing.T) {
 		if f.BuildID == 0 {
 			f.BuildID = w.open
 		}
-		page, _, err := s.ListFeedback(ctx, f)
-		must(t, err)
-		ids := []int64{}
-		for _, it := range page {
-			ids = append(ids, it.ID)
-		}
-		return ids
+		return searchIDs(t, s, f)
 	}
 	c2 := w.c2
 	cases := func(when string, want map[string]bool) {
