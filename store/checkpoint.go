@@ -24,9 +24,17 @@ import (
 // transaction starts the log over.
 
 // walRestartFrames is the log length, in pages, past which the writer
-// finishes a checkpoint so that the log starts over (SQLite's
-// wal_autocheckpoint was 4,000 here before).
-const walRestartFrames = 4000
+// finishes a checkpoint so that the log starts over: at most 128 MiB of
+// log. Each start-over stalls every write for one checkpoint of the
+// writer's own, about two fsyncs (15-30 ms on the machines measured),
+// and bug filing at full speed writes 30,000 pages a second: at 4,000
+// pages the writer spent 10 % of its time there, at 32,000 3 %
+// (docs/PERFORMANCE.md, twelfth round). Only writes that keep racing the
+// checkpointer make the log that long: with pauses between them, it starts
+// over at the first write after a background checkpoint. Its file keeps
+// the largest size it reached until the store closes, when the log is
+// folded back and truncated.
+const walRestartFrames = 32000
 
 // checkpointEvery is how often the checkpointer looks at the log.
 const checkpointEvery = 100 * time.Millisecond
@@ -36,11 +44,13 @@ type checkpointer struct {
 	// paused is held while the checkpointer must keep no connection open
 	// (see Store.quiesce).
 	paused sync.Mutex
-	// restart asks the writer to finish a checkpoint: the log is long,
-	// and a background checkpoint has just copied what it could.
-	restart atomic.Bool
-	stop    chan struct{}
-	done    chan struct{}
+	// restart asks the writer to finish a checkpoint: the log is longer
+	// than restartAt frames (walRestartFrames; tests lower it), and a
+	// background checkpoint has just copied what it could.
+	restart   atomic.Bool
+	restartAt atomic.Int64
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 func startCheckpointer(dsn string) (*checkpointer, error) {
@@ -52,6 +62,7 @@ func startCheckpointer(dsn string) (*checkpointer, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	c := &checkpointer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	c.restartAt.Store(walRestartFrames)
 	go c.run()
 	return c, nil
 }
@@ -73,7 +84,7 @@ func (c *checkpointer) run() {
 			var busy, logged, copied int
 			err := c.db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logged, &copied)
 			c.paused.Unlock()
-			if err == nil && logged >= walRestartFrames {
+			if err == nil && int64(logged) >= c.restartAt.Load() {
 				c.restart.Store(true)
 			}
 		}
