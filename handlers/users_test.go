@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -243,6 +244,91 @@ func TestAudit(t *testing.T) {
 	for _, m := range []string{"POST", "DELETE", "PATCH", "PUT"} {
 		if r := e.do(m, "/api/v1/audit", e.admin.Token, map[string]any{}); r.Status < 400 {
 			t.Errorf("%s /api/v1/audit: %d", m, r.Status)
+		}
+	}
+}
+
+// An actor's events are the same whether the log is read whole or by
+// actor: the events of their new feedback items (found through the
+// feedback, not the log's index by actor) and the rest, merged newest
+// first, page by page, with the subject filters.
+func TestAuditByActor(t *testing.T) {
+	e := newEnv(t)
+	w := e.world(2)
+	var mine []int64
+	for i := range 3 {
+		body := map[string]any{"kind": "bug", "severity": "low", "title": fmt.Sprintf("Bug %d", i), "change_id": w.changes[0]}
+		mine = append(mine, id(t, e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", w.bid), w.tester.Token, body)))
+		if i == 1 {
+			e.must(200, "PUT", fmt.Sprintf("/api/v1/changes/%d/vote", w.changes[1]), w.tester.Token, map[string]string{"vote": "keep"})
+		}
+	}
+	e.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/feedback", w.otherBid), w.other.Token, map[string]any{"kind": "praise", "title": "Nice"})
+
+	// What the whole log says the tester did, newest first.
+	var all []map[string]any
+	for cursor := ""; ; {
+		r := e.must(200, "GET", "/api/v1/audit?limit=200&cursor="+cursor, e.admin.Token, nil)
+		all = append(all, r.Items(t)...)
+		next, _ := r.JSON(t)["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	want := func(keep func(map[string]any) bool) []float64 {
+		var ids []float64
+		for _, it := range all {
+			if it["actor_id"] == float64(w.tester.ID) && keep(it) {
+				ids = append(ids, it["id"].(float64))
+			}
+		}
+		return ids
+	}
+	got := func(query string, limit int) []float64 {
+		var ids []float64
+		for cursor := ""; ; {
+			r := e.must(200, "GET", fmt.Sprintf("/api/v1/audit?actor_id=%d&limit=%d%s&cursor=%s", w.tester.ID, limit, query, cursor), e.admin.Token, nil)
+			items := r.Items(t)
+			if len(items) > limit {
+				t.Fatalf("%s: %d items on a page of %d", query, len(items), limit)
+			}
+			for _, it := range items {
+				ids = append(ids, it["id"].(float64))
+			}
+			next, _ := r.JSON(t)["next_cursor"].(string)
+			if next == "" {
+				return ids
+			}
+			cursor = next
+		}
+	}
+	everything := want(func(map[string]any) bool { return true })
+	created := want(func(it map[string]any) bool { return it["action"] == "feedback.created" })
+	if len(created) != len(mine) {
+		t.Fatalf("the whole log holds %d feedback.created events by the tester, want %d", len(created), len(mine))
+	}
+	votes := want(func(it map[string]any) bool { return it["subject_type"] == "change" })
+	if len(votes) == 0 || len(everything) <= len(created)+len(votes) {
+		t.Fatalf("the tester's events are too few to test with: %v", everything)
+	}
+	cases := []struct {
+		query string
+		want  []float64
+	}{
+		{"", everything},
+		{"&subject_type=feedback", created},
+		{fmt.Sprintf("&subject_type=feedback&subject_id=%d", mine[1]), want(func(it map[string]any) bool {
+			return it["subject_type"] == "feedback" && it["subject_id"] == float64(mine[1])
+		})},
+		{"&subject_type=change", votes},
+		{fmt.Sprintf("&subject_id=%d", mine[2]), want(func(it map[string]any) bool { return it["subject_id"] == float64(mine[2]) })},
+	}
+	for _, c := range cases {
+		for _, limit := range []int{1, 2, 200} {
+			if g := got(c.query, limit); !slices.Equal(g, c.want) {
+				t.Errorf("actor_id with %q, pages of %d: events %v, want %v", c.query, limit, g, c.want)
+			}
 		}
 	}
 }

@@ -229,7 +229,7 @@ func (s *Store) createFeedbackTx(tx *gorm.DB, job *feedbackJob) error {
 				return err
 			}
 		}
-		return s.audit(tx, &in.TesterID, "feedback.created", "feedback", fb.ID, map[string]any{"build_id": fb.BuildID, "kind": fb.Kind})
+		return s.audit(tx, &in.TesterID, actionFeedbackCreated, "feedback", fb.ID, map[string]any{"build_id": fb.BuildID, "kind": fb.Kind})
 	}()
 	if err != nil {
 		return err

@@ -518,7 +518,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		if err := e.event(fb.BuildID, "feedback", feedbackEvent{fb.BuildID, fb.ChangeID, fb.ID, fb.Kind, fb.Severity, fb.Status}); err != nil {
 			return err
 		}
-		if err := e.auditEntry(fb.TesterID, "feedback.created", "feedback", fb.ID, feedbackAudit{fb.BuildID, fb.Kind}); err != nil {
+		if err := e.auditEntry(fb.TesterID, actionFeedbackCreated, "feedback", fb.ID, feedbackAudit{fb.BuildID, fb.Kind}); err != nil {
 			return err
 		}
 	}
