@@ -160,10 +160,7 @@ func (s *Store) Changes(ctx context.Context, buildID int64) ([]models.Change, er
 // ChangesPage lists a build's changes in the order they were added, one
 // keyset page at a time (ascending: the list reads like the change log).
 func (s *Store) ChangesPage(ctx context.Context, buildID int64, p Page) ([]models.Change, string, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := p.size()
 	q := s.read(ctx).Where("build_id = ?", buildID)
 	if p.After > 0 {
 		q = q.Where("id > ?", p.After)

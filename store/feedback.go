@@ -367,10 +367,7 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 	filter := itemFilter{strings.Join(conds, " AND "), args, tags}
 	q := s.read(ctx).Table("feedback").Select("feedback.*, users.name AS tester_name").
 		Joins("JOIN users ON users.id = feedback.tester_id").Where(filter.cond, filter.args...)
-	limit := f.Page.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := f.Page.size()
 	page := func(q *gorm.DB) ([]models.Feedback, error) {
 		var out []models.Feedback
 		err := q.Order("feedback.id DESC").Limit(limit + 1).Find(&out).Error

@@ -213,10 +213,7 @@ func (s *Store) Testers(ctx context.Context, buildID int64, p Page) ([]Tester, s
 	if p.After > 0 {
 		q = q.Where("grants.id < ?", p.After)
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := p.size()
 	if err := q.Order("grants.id DESC").Limit(limit + 1).Scan(&rows).Error; err != nil {
 		return nil, "", err
 	}

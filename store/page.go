@@ -14,6 +14,14 @@ type Page struct {
 	Limit int
 }
 
+// size is how many items the page holds: Limit, or DefaultLimit when unset.
+func (p Page) size() int {
+	if p.Limit <= 0 {
+		return DefaultLimit
+	}
+	return p.Limit
+}
+
 // Pagination limits of the contract.
 const (
 	DefaultLimit = 50
@@ -42,10 +50,7 @@ func DecodeCursor(c string) (int64, bool) {
 // next cursor, or "" at the end. Keyset on the primary key: stable when rows
 // are inserted meanwhile, since new rows get higher ids.
 func keyset[T any](q *gorm.DB, p Page, out *[]T, id func(int) int64) (string, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit := p.size()
 	if p.After > 0 {
 		q = q.Where("id < ?", p.After)
 	}
