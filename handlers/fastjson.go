@@ -140,20 +140,20 @@ func (r *feedbackRequest) decodeFast(body []byte) bool {
 		seen[i] = true
 		return true
 	}
+	str := func(i int, dst *string) (ok bool) {
+		if ok = once(i); ok {
+			*dst, ok = s.str()
+		}
+		return ok
+	}
 	ok := s.object(func(key string) (ok bool) {
 		switch key {
 		case "kind":
-			if ok = once(0); ok {
-				r.Kind, ok = s.str()
-			}
+			ok = str(0, &r.Kind)
 		case "title":
-			if ok = once(1); ok {
-				r.Title, ok = s.str()
-			}
+			ok = str(1, &r.Title)
 		case "body":
-			if ok = once(2); ok {
-				r.Body, ok = s.str()
-			}
+			ok = str(2, &r.Body)
 		case "change_id":
 			if ok = once(3); ok {
 				r.ChangeID, ok = s.id()
@@ -226,7 +226,7 @@ func appendFeedbackJSON(dst []byte, fb *models.Feedback) []byte {
 	dst = append(dst, `,"build_id":`...)
 	dst = strconv.AppendInt(dst, fb.BuildID, 10)
 	dst = append(dst, `,"change_id":`...)
-	dst = appendIntPtr(dst, fb.ChangeID)
+	dst = appendNullable(dst, fb.ChangeID, appendInt)
 	dst = append(dst, `,"tester_id":`...)
 	dst = strconv.AppendInt(dst, fb.TesterID, 10)
 	dst = append(dst, `,"tester_name":`...)
@@ -234,11 +234,7 @@ func appendFeedbackJSON(dst []byte, fb *models.Feedback) []byte {
 	dst = append(dst, `,"kind":`...)
 	dst = appendJSONString(dst, fb.Kind)
 	dst = append(dst, `,"severity":`...)
-	if fb.Severity == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = appendJSONString(dst, *fb.Severity)
-	}
+	dst = appendNullable(dst, fb.Severity, appendJSONString)
 	dst = append(dst, `,"title":`...)
 	dst = appendJSONString(dst, fb.Title)
 	dst = append(dst, `,"body":`...)
@@ -252,7 +248,7 @@ func appendFeedbackJSON(dst []byte, fb *models.Feedback) []byte {
 	dst = append(dst, `},"status":`...)
 	dst = appendJSONString(dst, fb.Status)
 	dst = append(dst, `,"duplicate_of":`...)
-	dst = appendIntPtr(dst, fb.DuplicateOf)
+	dst = appendNullable(dst, fb.DuplicateOf, appendInt)
 	dst = append(dst, `,"duplicates":`...)
 	dst = strconv.AppendInt(dst, int64(fb.Duplicates), 10)
 	dst = append(dst, `,"comment_count":`...)
@@ -260,11 +256,7 @@ func appendFeedbackJSON(dst []byte, fb *models.Feedback) []byte {
 	dst = append(dst, `,"attachment_count":`...)
 	dst = strconv.AppendInt(dst, int64(fb.AttachmentCount), 10)
 	dst = append(dst, `,"last_staff_reply_at":`...)
-	if fb.LastStaffReplyAt == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = appendJSONTime(dst, *fb.LastStaffReplyAt)
-	}
+	dst = appendNullable(dst, fb.LastStaffReplyAt, appendJSONTime)
 	dst = append(dst, `,"created_at":`...)
 	dst = appendJSONTime(dst, fb.CreatedAt)
 	dst = append(dst, `,"updated_at":`...)
@@ -272,12 +264,15 @@ func appendFeedbackJSON(dst []byte, fb *models.Feedback) []byte {
 	return append(dst, '}')
 }
 
-func appendIntPtr(dst []byte, v *int64) []byte {
+// appendNullable appends null for a nil v, else *v as add writes it.
+func appendNullable[T any](dst []byte, v *T, add func([]byte, T) []byte) []byte {
 	if v == nil {
 		return append(dst, "null"...)
 	}
-	return strconv.AppendInt(dst, *v, 10)
+	return add(dst, *v)
 }
+
+func appendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
 
 // appendJSONString appends s quoted; text that json.Marshal escapes
 // (quotes, control characters, <, >, &, anything outside ASCII) goes
