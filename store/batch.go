@@ -284,8 +284,15 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 			other = append(other, i)
 		}
 	}
+	ingestVotes := s.ingestVotes
 	if s.dialect == Postgres {
+		// Other replicas write too: grants and webhooks are read afresh,
+		// under the locks lockBatch takes.
+		s.batch.cache.reset()
 		err = lockBatch(tx, jobs, feedback)
+		// A vote takes no lock in common with the others (ingest): the
+		// rare batch that holds some runs them one by one.
+		ingestVotes = nil
 	} else if len(feedback) > 0 || len(votes) > 0 {
 		s.batch.cache.check(s, tx)
 	}
@@ -293,7 +300,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		err = s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
 	}
 	if err == nil {
-		err = s.ingestSet(tx, jobs, results, votes, s.ingestVotes)
+		err = s.ingestSet(tx, jobs, results, votes, ingestVotes)
 	}
 	for _, i := range other {
 		if err != nil {
@@ -455,15 +462,15 @@ func saved(tx *gorm.DB, fn func(*gorm.DB) error) (jobErr, txErr error) {
 }
 
 // ingestSet runs the writes idx of one kind together through set (one
-// savepoint for all). If set fails as a whole, or on PostgreSQL, they run
-// one by one, each in its own savepoint, so that one bad write fails
-// alone. The error returned means the transaction is in an unknown state.
+// savepoint for all). If set fails as a whole, or is nil, they run one by
+// one, each in its own savepoint, so that one bad write fails alone. The
+// error returned means the transaction is in an unknown state.
 func (s *Store) ingestSet(tx *gorm.DB, jobs []*writeJob, results []error, idx []int,
 	set func(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error) error {
 	if len(idx) == 0 {
 		return nil
 	}
-	if s.dialect == SQLite { // the set-based SQL is SQLite's
+	if set != nil {
 		setErr, err := saved(tx, func(tx *gorm.DB) error {
 			if s.setFault != nil {
 				return s.setFault

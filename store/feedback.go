@@ -149,8 +149,9 @@ func (s *Store) CreateFeedback(ctx context.Context, in NewFeedback) (*models.Fee
 	return job.fb, job.created, nil
 }
 
-// createFeedbackTx is one item in its own transaction: PostgreSQL's path,
-// and SQLite's when the set-based batch (ingest.go) cannot run.
+// createFeedbackTx files one item: the path of a batch whose set-based run
+// (ingest.go) failed, on either database, and the reference the tests hold
+// that run to.
 func (s *Store) createFeedbackTx(tx *gorm.DB, job *feedbackJob) error {
 	in := job.in
 	fb := &models.Feedback{}

@@ -11,14 +11,15 @@ import (
 	"playgate/models"
 )
 
-// Set-based ingest (SQLite). Feedback and votes are the writes that arrive
-// by the thousand. In a group commit, the batch's feedback runs as a handful
-// of statements whatever its size: one read each for the grants, the
+// Set-based ingest. Feedback and votes are the writes that arrive by the
+// thousand. In a group commit, the batch's feedback runs as a handful of
+// statements whatever its size: one read each for the grants, the
 // idempotency keys and the changes, one multi-row INSERT for the items, the
 // events and the audit entries, and one UPDATE per aggregate table. The
 // checks and their order are the ones of the one-at-a-time path
-// (createFeedbackTx, castVoteTx), which the tests run on PostgreSQL; if a
-// set-based batch fails as a whole, its writes run again on that path.
+// (createFeedbackTx, castVoteTx); if a set-based batch fails as a whole,
+// its writes run again on that path. On PostgreSQL, feedback only (votes
+// run in transactions of their own: ingest), after lockBatch.
 
 // ftsMergePages is how many pages of the full-text index's segments a
 // catch-up (ftsindex.go) merges at least; it merges as many as it indexes
@@ -43,47 +44,76 @@ type voteJob struct {
 	v                  *models.Vote
 }
 
-// A batch's rows reach SQLite as a VALUES list, one parameter a value, in
-// statements the writer prepares once and keeps (prepared.go): one for
-// each power of two rows up to maxBatchRows, so a few statements serve
-// every batch size. (They once went as one JSON parameter read back with
-// jsonb_each, which spared the driver's parse of long statements; with
-// kept statements, reading the JSON cost more than binding the values.)
+// A batch's rows reach the database as a VALUES list, one parameter a
+// value, in statements the writer prepares once and keeps (on SQLite,
+// prepared.go; pgx keeps PostgreSQL's): one for each power of two rows up
+// to maxBatchRows, so a few statements serve every batch size. (On SQLite
+// they once went as one JSON parameter read back with jsonb_each, which
+// spared the driver's parse of long statements; with kept statements,
+// reading the JSON cost more than binding the values.)
 
 // rowsMark stands in a statement of execRows or queryRows for a VALUES
-// list; its columns are SQLite's column1, column2, ….
+// list that is an INSERT's rows; its columns are column1, column2, … (on
+// both databases).
 const rowsMark = "/*rows*/"
 
+// typedRows stands for a VALUES list read anywhere else (a join, an IN, an
+// UPDATE's FROM): PostgreSQL would take its parameters for text there, so
+// its first row casts each column to its type (the other rows follow the
+// first). SQLite needs no types, and gets none.
+func typedRows(types ...string) string { return "/*rows " + strings.Join(types, ",") + "*/" }
+
 // maxBatchRows is the most rows of one statement (a power of two; with
-// 15 values a row, far below SQLite's limit of parameters).
+// 15 values a row, far below either database's limit of parameters).
 const maxBatchRows = 64
 
 type rowsKey struct {
 	query      string
 	cols, rows int
+	dialect    Dialect
 }
 
 // rowsTexts keeps the statements made from rowsMark queries, by rowsKey:
 // the writers of every open store share them.
 var rowsTexts sync.Map
 
-// withRows is query with rowsMark replaced by a VALUES list of rows rows,
-// cols parameters each.
-func withRows(query string, cols, rows int) string {
-	k := rowsKey{query, cols, rows}
+// withRows is query with its rows mark replaced by a VALUES list of rows
+// rows, cols parameters each, for dialect.
+func withRows(query string, cols, rows int, dialect Dialect) (string, error) {
+	k := rowsKey{query, cols, rows, dialect}
 	if q, ok := rowsTexts.Load(k); ok {
-		return q.(string)
+		return q.(string), nil
+	}
+	start := strings.Index(query, "/*rows")
+	end := strings.Index(query[max(start, 0):], "*/")
+	if start < 0 || end < 0 {
+		return "", fmt.Errorf("no rows mark in %q", query)
+	}
+	end += start + len("*/")
+	var types []string
+	if spec := strings.TrimSpace(query[start+len("/*rows") : end-len("*/")]); spec != "" {
+		if types = strings.Split(spec, ","); len(types) != cols {
+			return "", fmt.Errorf("%d column types for rows of %d", len(types), cols)
+		}
 	}
 	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
-	q := strings.Replace(query, rowsMark, "VALUES "+row+strings.Repeat(", "+row, rows-1), 1)
+	first := row
+	if dialect == Postgres && types != nil {
+		casts := make([]string, cols)
+		for i, t := range types {
+			casts[i] = "CAST(? AS " + t + ")"
+		}
+		first = "(" + strings.Join(casts, ", ") + ")"
+	}
+	q := query[:start] + "VALUES " + first + strings.Repeat(", "+row, rows-1) + query[end:]
 	rowsTexts.Store(k, q)
-	return q
+	return q, nil
 }
 
 // eachRows calls run with the statement of query and the arguments of
 // every run of rows of args, cols values a row: a power of two rows at a
 // time, largest first.
-func eachRows(query string, cols int, args []any, run func(query string, args []any) error) error {
+func (s *Store) eachRows(query string, cols int, args []any, run func(query string, args []any) error) error {
 	if cols <= 0 || len(args)%cols != 0 {
 		return fmt.Errorf("%d values for rows of %d", len(args), cols)
 	}
@@ -92,7 +122,11 @@ func eachRows(query string, cols int, args []any, run func(query string, args []
 		for n > rows {
 			n /= 2
 		}
-		if err := run(withRows(query, cols, n), args[:n*cols]); err != nil {
+		q, err := withRows(query, cols, n, s.dialect)
+		if err != nil {
+			return err
+		}
+		if err := run(q, args[:n*cols]); err != nil {
 			return err
 		}
 		args, rows = args[n*cols:], rows-n
@@ -100,10 +134,10 @@ func eachRows(query string, cols int, args []any, run func(query string, args []
 	return nil
 }
 
-// execRows runs query, in which rowsMark stands for the rows of args, cols
-// values a row.
+// execRows runs query, in which a rows mark stands for the rows of args,
+// cols values a row.
 func (s *Store) execRows(tx *gorm.DB, query string, cols int, args []any) error {
-	return eachRows(query, cols, args, func(q string, a []any) error { return s.exec(tx, q, a...) })
+	return s.eachRows(query, cols, args, func(q string, a []any) error { return s.exec(tx, q, a...) })
 }
 
 // exec runs a statement of the writer's batch (tx): prepared once and kept
@@ -115,10 +149,10 @@ func (s *Store) exec(tx *gorm.DB, query string, args ...any) error {
 	return tx.Exec(query, args...).Error
 }
 
-// queryRows runs query, in which rowsMark stands for the rows of args,
+// queryRows runs query, in which a rows mark stands for the rows of args,
 // cols values a row, calling scan for every row of the result.
 func (s *Store) queryRows(tx *gorm.DB, query string, cols int, args []any, scan func(rowScanner) error) error {
-	return eachRows(query, cols, args, func(q string, a []any) error { return s.query(tx, q, a, scan) })
+	return s.eachRows(query, cols, args, func(q string, a []any) error { return s.query(tx, q, a, scan) })
 }
 
 // query runs query with args in the writer's batch (tx), calling scan for
@@ -215,7 +249,7 @@ func (s *Store) loadGrants(tx *gorm.DB, args []any) (map[grantKey]*writeGrant, e
 	out := make(map[grantKey]*writeGrant, len(args)/2)
 	err := s.queryRows(tx, `SELECT g.user_id, g.id, b.id, b.product_id, b.version, b.closes_at, b.policy_min_votes, b.policy_revert_threshold,
 		b.policy_confidence, b.policy_block_severity FROM grants g JOIN builds b ON b.id = g.build_id
-		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+rowsMark+`)`, 2, args, func(rows rowScanner) error {
+		WHERE g.revoked_at IS NULL AND (g.user_id, g.build_id) IN (`+typedRows("bigint", "bigint")+`)`, 2, args, func(rows rowScanner) error {
 		var tester int64
 		g := &writeGrant{}
 		b := &g.build
@@ -240,7 +274,7 @@ func (s *Store) loadChanges(tx *gorm.DB, ids map[int64]struct{}) (map[int64]*mod
 		args = append(args, id)
 	}
 	err := s.queryRows(tx, `SELECT id, build_id, "key", title, keep_votes, revert_votes, open_low, open_medium, open_high, open_critical
-		FROM changes WHERE id IN (`+rowsMark+`)`, 1, args, func(rows rowScanner) error {
+		FROM changes WHERE id IN (`+typedRows("bigint")+`)`, 1, args, func(rows rowScanner) error {
 		c := &models.Change{}
 		if err := rows.Scan(&c.ID, &c.BuildID, &c.Key, &c.Title, &c.KeepVotes, &c.RevertVotes, &c.OpenLow, &c.OpenMedium, &c.OpenHigh, &c.OpenCritical); err != nil {
 			return fmt.Errorf("scan change: %w", err)
@@ -321,6 +355,11 @@ func (e *batchEffects) flush(tx *gorm.DB) error {
 	if err := e.s.execRows(tx, "INSERT INTO build_events (build_id, type, data, at) "+rowsMark, 4, e.events); err != nil {
 		return err
 	}
+	if len(e.events) > 0 {
+		if err := e.s.notifyReplicas(tx); err != nil {
+			return err
+		}
+	}
 	return e.s.execRows(tx, "INSERT INTO audit_events (at, actor_id, action, subject_type, subject_id, detail) "+rowsMark, 6, e.audit)
 }
 
@@ -331,16 +370,38 @@ func (s *Store) bumpGrants(tx *gorm.DB, column string, adds map[int64]int, now t
 	for id, n := range adds {
 		args = append(args, id, n, now)
 	}
-	return s.execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.column2, last_active_at = v.column3 FROM ("+rowsMark+
+	return s.execRows(tx, "UPDATE grants SET "+column+" = "+column+" + v.column2, last_active_at = v.column3 FROM ("+typedRows("bigint", "integer", "timestamptz")+
 		") AS v WHERE grants.id = v.column1", 3, args)
 }
 
-// nextID is the id SQLite's AUTOINCREMENT would give the next row of table.
-func (s *Store) nextID(tx *gorm.DB, table string) (int64, error) {
-	var id int64
+// newIDs are n ids for new rows of table, ascending: on SQLite the ones
+// its AUTOINCREMENT would give next (the writer is alone); on PostgreSQL
+// drawn from the table's sequence, which other replicas draw from too.
+func (s *Store) newIDs(tx *gorm.DB, table string, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	if n == 0 {
+		return ids, nil
+	}
+	if s.dialect == Postgres {
+		err := s.query(tx, `SELECT nextval(pg_get_serial_sequence(?, 'id')) AS id FROM generate_series(1, ?) ORDER BY id`,
+			[]any{table, n}, func(row rowScanner) error {
+				var id int64
+				err := row.Scan(&id)
+				ids = append(ids, id)
+				return err
+			})
+		if err == nil && len(ids) != n {
+			err = fmt.Errorf("%d ids from the sequence of %s, want %d", len(ids), table, n)
+		}
+		return ids, err
+	}
+	var next int64
 	err := s.query(tx, `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), COALESCE((SELECT MAX(id) FROM `+table+`), 0)) + 1`,
-		[]any{table}, func(row rowScanner) error { return row.Scan(&id) })
-	return id, err
+		[]any{table}, func(row rowScanner) error { return row.Scan(&next) })
+	for i := range n {
+		ids = append(ids, next+int64(i))
+	}
+	return ids, err
 }
 
 type idemKey struct {
@@ -353,11 +414,11 @@ const feedbackColumns = `id, build_id, change_id, tester_id, kind, severity, tit
 	platform_client_version, status, duplicate_of, duplicates, idempotency_key, comment_count, attachment_count,
 	last_staff_reply_at, created_at, updated_at`
 
-// filedByKey reads the items filed with the keys of rowsMark's rows
+// filedByKey reads the items filed with the keys of its rows
 // (tester, key). The index of keys holds only items with a key (migration
 // 11): SQLite uses it for a join on the key, which says the key is not
 // NULL, and does not for a row value's IN, which scanned the index whole.
-const filedByKey = `SELECT ` + feedbackColumns + ` FROM (` + rowsMark + `) AS k
+var filedByKey = `SELECT ` + feedbackColumns + ` FROM (` + typedRows("bigint", "text") + `) AS k
 	JOIN feedback f ON f.tester_id = k.column1 AND f.idempotency_key = k.column2`
 
 func scanFeedback(rows rowScanner, f *models.Feedback) error {
@@ -435,10 +496,6 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 	if err != nil {
 		return err
 	}
-	id, err := s.nextID(tx, "feedback")
-	if err != nil {
-		return err
-	}
 
 	// The checks, in the order of createFeedbackTx.
 	type accepted struct {
@@ -446,6 +503,11 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		grant *writeGrant
 	}
 	var ok []accepted
+	type retry struct {
+		job *feedbackJob
+		of  *models.Feedback // the item filed with its key
+	}
+	var retries []retry
 	buildOf := map[int64]*models.Build{}
 	for _, i := range idx {
 		job := jobs[i].feedback
@@ -457,8 +519,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		}
 		if in.IdempotencyKey != "" {
 			if f := filed[idemKey{in.TesterID, in.IdempotencyKey}]; f != nil {
-				copied := *f
-				job.fb, job.created = &copied, false
+				retries = append(retries, retry{job, f})
 				continue
 			}
 		}
@@ -472,17 +533,27 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 				continue
 			}
 		}
-		fb := &models.Feedback{ID: id, BuildID: in.BuildID, ChangeID: in.ChangeID, TesterID: in.TesterID, Kind: in.Kind, Severity: in.Severity,
+		fb := &models.Feedback{BuildID: in.BuildID, ChangeID: in.ChangeID, TesterID: in.TesterID, Kind: in.Kind, Severity: in.Severity,
 			Title: in.Title, Body: in.Body, Platform: in.Platform, Status: "new", CreatedAt: now, UpdatedAt: now}
 		if in.IdempotencyKey != "" {
 			fb.IdempotencyKey = &in.IdempotencyKey
 			// A retry within the same batch gets the first one's item.
 			filed[idemKey{in.TesterID, in.IdempotencyKey}] = fb
 		}
-		id++
 		job.fb, job.created = fb, true
 		buildOf[g.build.ID] = &g.build
 		ok = append(ok, accepted{job, g})
+	}
+	ids, err := s.newIDs(tx, "feedback", len(ok))
+	if err != nil {
+		return err
+	}
+	for n, a := range ok {
+		a.job.fb.ID = ids[n]
+	}
+	for _, r := range retries {
+		copied := *r.of
+		r.job.fb, r.job.created = &copied, false
 	}
 	if len(ok) == 0 {
 		return nil
@@ -545,7 +616,7 @@ func (s *Store) ingestFeedback(tx *gorm.DB, jobs []*writeJob, results []error, i
 		args = append(args, cid, c.low, c.medium, c.high, c.critical)
 	}
 	err = s.execRows(tx, `UPDATE changes SET open_low = open_low + v.column2, open_medium = open_medium + v.column3,
-		open_high = open_high + v.column4, open_critical = open_critical + v.column5 FROM (`+rowsMark+`) AS v WHERE changes.id = v.column1`, 5, args)
+		open_high = open_high + v.column4, open_critical = open_critical + v.column5 FROM (`+typedRows("bigint", "integer", "integer", "integer", "integer")+`) AS v WHERE changes.id = v.column1`, 5, args)
 	if err != nil {
 		return err
 	}
@@ -617,7 +688,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 	}
 	cast := map[voteKey]*models.Vote{} // the current vote of each pair
 	err = s.queryRows(tx, `SELECT id, change_id, build_id, tester_id, vote, comment, created_at, updated_at FROM votes
-		WHERE (change_id, tester_id) IN (`+rowsMark+`)`, 2, voteArgs, func(rows rowScanner) error {
+		WHERE (change_id, tester_id) IN (`+typedRows("bigint", "bigint")+`)`, 2, voteArgs, func(rows rowScanner) error {
 		v := &models.Vote{}
 		if err := rows.Scan(&v.ID, &v.ChangeID, &v.BuildID, &v.TesterID, &v.Vote, &v.Comment, &v.CreatedAt, &v.UpdatedAt); err != nil {
 			return fmt.Errorf("scan vote: %w", err)
@@ -712,7 +783,7 @@ func (s *Store) ingestVotes(tx *gorm.DB, jobs []*writeJob, results []error, idx 
 		c := changes[id]
 		args = append(args, id, a.KeepVotes-c.KeepVotes, a.RevertVotes-c.RevertVotes)
 	}
-	err = s.execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.column2, revert_votes = revert_votes + v.column3 FROM (`+rowsMark+
+	err = s.execRows(tx, `UPDATE changes SET keep_votes = keep_votes + v.column2, revert_votes = revert_votes + v.column3 FROM (`+typedRows("bigint", "integer", "integer")+
 		`) AS v WHERE changes.id = v.column1`, 3, args)
 	if err != nil {
 		return err

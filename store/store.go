@@ -143,8 +143,9 @@ func Connect(ctx context.Context, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(o.DataDir, "attachments"), 0o750); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	cfg := &gorm.Config{TranslateError: true, Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
-	s := &Store{DataDir: o.DataDir, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{DataDir: o.DataDir}
+	s.SetClock(time.Now)
+	cfg := &gorm.Config{TranslateError: true, Logger: logger.Discard, NowFunc: func() time.Time { return s.kept(time.Now()) }}
 	switch {
 	case o.URL == "":
 		s.dialect = SQLite
@@ -292,7 +293,17 @@ func (s *Store) DataVersion() (v uint64, ok bool) {
 }
 
 // SetClock replaces the store's clock; tests use it to move time.
-func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return now().UTC() } }
+func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return s.kept(now()) } }
+
+// kept is t as the database keeps it: in UTC, and on PostgreSQL to the
+// microsecond, so that an answer given from memory (a new item) matches
+// the row read back (its retry, a list).
+func (s *Store) kept(t time.Time) time.Time {
+	if s.dialect == Postgres {
+		return t.UTC().Truncate(time.Microsecond)
+	}
+	return t.UTC()
+}
 
 // Now is the store's current time, in UTC.
 func (s *Store) Now() time.Time { return s.now() }
