@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -284,15 +285,11 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 			other = append(other, i)
 		}
 	}
-	ingestVotes := s.ingestVotes
 	if s.dialect == Postgres {
 		// Other replicas write too: grants and webhooks are read afresh,
 		// under the locks lockBatch takes.
 		s.batch.cache.reset()
-		err = lockBatch(tx, jobs, feedback)
-		// A vote takes no lock in common with the others (ingest): the
-		// rare batch that holds some runs them one by one.
-		ingestVotes = nil
+		err = lockBatch(tx, jobs, feedback, votes)
 	} else if len(feedback) > 0 || len(votes) > 0 {
 		s.batch.cache.check(s, tx)
 	}
@@ -300,7 +297,7 @@ func (s *Store) commitBatch(jobs []*writeJob) {
 		err = s.ingestSet(tx, jobs, results, feedback, s.ingestFeedback)
 	}
 	if err == nil {
-		err = s.ingestSet(tx, jobs, results, votes, ingestVotes)
+		err = s.ingestSet(tx, jobs, results, votes, s.ingestVotes)
 	}
 	for _, i := range other {
 		if err != nil {
@@ -393,27 +390,44 @@ func (s *Store) beginBatch() (tx *gorm.DB, release func(), err error) {
 }
 
 // lockBatch takes, at the start of a PostgreSQL batch, the row locks its
-// bug reports will take one by one: their grants, then their changes, then
-// their builds, each in id order. A single write takes them in that order
-// too (createFeedbackTx: grant, change, build), so neither another
-// replica's batch nor a write of its own can hold one of them while
-// waiting for another the batch holds.
-func lockBatch(tx *gorm.DB, jobs []*writeJob, idx []int) error {
-	if len(idx) == 0 {
+// bug reports and votes will take: their grants, then their changes, then
+// the builds of the bug reports, each in id order. A single write takes
+// them in that order too (createFeedbackTx: grant, change, build;
+// castVoteTx: grant, change), so neither another replica's batch nor a
+// write of its own can hold one of them while waiting for another the
+// batch holds.
+func lockBatch(tx *gorm.DB, jobs []*writeJob, feedback, votes []int) error {
+	if len(feedback)+len(votes) == 0 {
 		return nil
 	}
-	var pairs [][]any
+	var grants []string
+	var args []any
 	var changes, builds []int64
-	for _, i := range idx {
-		in := &jobs[i].feedback.in
-		pairs = append(pairs, []any{in.BuildID, in.TesterID})
-		builds = append(builds, in.BuildID)
-		if in.ChangeID != nil {
-			changes = append(changes, *in.ChangeID)
+	if len(feedback) > 0 {
+		var pairs [][]any
+		for _, i := range feedback {
+			in := &jobs[i].feedback.in
+			pairs = append(pairs, []any{in.BuildID, in.TesterID})
+			builds = append(builds, in.BuildID)
+			if in.ChangeID != nil {
+				changes = append(changes, *in.ChangeID)
+			}
 		}
+		grants, args = append(grants, "SELECT id FROM grants WHERE (build_id, user_id) IN ?"), append(args, pairs)
+	}
+	if len(votes) > 0 {
+		var pairs [][]any
+		for _, i := range votes {
+			v := jobs[i].vote
+			pairs = append(pairs, []any{v.changeID, v.testerID})
+			changes = append(changes, v.changeID)
+		}
+		grants = append(grants, "SELECT g.id FROM grants g JOIN changes c ON c.build_id = g.build_id WHERE (c.id, g.user_id) IN ?")
+		args = append(args, pairs)
 	}
 	var ids []int64
-	if err := tx.Raw("SELECT id FROM grants WHERE (build_id, user_id) IN ? ORDER BY id FOR NO KEY UPDATE", pairs).Scan(&ids).Error; err != nil {
+	err := tx.Raw("SELECT id FROM grants WHERE id IN ("+strings.Join(grants, " UNION ")+") ORDER BY id FOR NO KEY UPDATE", args...).Scan(&ids).Error
+	if err != nil {
 		return fmt.Errorf("lock grants: %w", err)
 	}
 	if len(changes) > 0 {
@@ -421,8 +435,10 @@ func lockBatch(tx *gorm.DB, jobs []*writeJob, idx []int) error {
 			return fmt.Errorf("lock changes: %w", err)
 		}
 	}
-	if err := tx.Raw("SELECT id FROM builds WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", builds).Scan(&ids).Error; err != nil {
-		return fmt.Errorf("lock builds: %w", err)
+	if len(builds) > 0 {
+		if err := tx.Raw("SELECT id FROM builds WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", builds).Scan(&ids).Error; err != nil {
+			return fmt.Errorf("lock builds: %w", err)
+		}
 	}
 	return nil
 }
@@ -502,14 +518,8 @@ func runJob(tx *gorm.DB, fn func(*gorm.DB) error) (err error) {
 	return fn(tx)
 }
 
-// ingest runs a feedback or vote write in the group commit; on
-// PostgreSQL, a vote in a transaction of its own (votes take no lock in
-// common, and one connection running them one after the other was slower
-// than many in parallel).
+// ingest runs a feedback or vote write in the group commit.
 func (s *Store) ingest(ctx context.Context, j *writeJob) error {
-	if s.dialect == Postgres && j.vote != nil {
-		return s.tx(ctx, j.fn)
-	}
 	j.ctx = ctx
 	return s.submitJob(j)
 }

@@ -18,8 +18,7 @@ import (
 // events and the audit entries, and one UPDATE per aggregate table. The
 // checks and their order are the ones of the one-at-a-time path
 // (createFeedbackTx, castVoteTx); if a set-based batch fails as a whole,
-// its writes run again on that path. On PostgreSQL, feedback only (votes
-// run in transactions of their own: ingest), after lockBatch.
+// its writes run again on that path. On PostgreSQL, after lockBatch.
 
 // ftsMergePages is how many pages of the full-text index's segments a
 // catch-up (ftsindex.go) merges at least; it merges as many as it indexes

@@ -219,8 +219,7 @@ func ingestState(t *testing.T, s *Store, jobs []*writeJob, results []error) []st
 
 // The set-based batch answers every write, and leaves the database, exactly
 // as the one-at-a-time path does, including when the set-based run fails
-// and the batch falls back to it. On SQLite and on PostgreSQL, where votes
-// run one at a time even in a batch.
+// and the batch falls back to it. On SQLite and on PostgreSQL.
 func TestIngestBatchMatchesOneAtATime(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		testIngestBatchMatches(t, func(t *testing.T) *Store {
@@ -278,12 +277,8 @@ func testIngestBatchMatches(t *testing.T, open func(*testing.T) *Store) {
 			for i, j := range jobs {
 				got[i] = <-j.done
 			}
-			sets := uint64(2) // feedback and votes
-			if s.dialect == Postgres {
-				sets = 1
-			}
-			if n, want := s.WriterStats().Fallbacks, map[bool]uint64{false: 0, true: sets}[tc.fault != nil]; n != want {
-				t.Errorf("%d batches ran again one write at a time, want %d", n, want)
+			if n, want := s.WriterStats().Fallbacks, map[bool]uint64{false: 0, true: 2}[tc.fault != nil]; n != want {
+				t.Errorf("%d batches ran again one write at a time, want %d", n, want) // feedback and votes
 			}
 			gotState := ingestState(t, s, jobs, got)
 			if !reflect.DeepEqual(gotState, wantState) {

@@ -102,6 +102,54 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("feedback list: %d items, want %d", len(items), filers*each)
 	}
 
+	// The same testers vote at once through both replicas, on two changes,
+	// each first revert, then keep (the last vote counts): every vote is
+	// answered 200 and each tester counts once, as keep.
+	change2 := id(t, r2.must(201, "POST", fmt.Sprintf("/api/v1/builds/%d/changes", bid), admin, map[string]string{"key": "T-2", "title": "Twin dash"}).obj(t)["id"])
+	var voted sync.WaitGroup
+	for i, tok := range filerTokens {
+		for k, c := range []int64{change, change2} {
+			voted.Add(1)
+			go func(tok string, c int64, first, second *e2eServer) {
+				defer voted.Done()
+				for _, step := range []struct {
+					r    *e2eServer
+					vote string
+				}{{first, "revert"}, {second, "keep"}} {
+					body := fmt.Sprintf(`{"vote":%q}`, step.vote)
+					req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/api/v1/changes/%d/vote", step.r.base, c), bytes.NewReader([]byte(body)))
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.Set("Content-Type", "application/json")
+					res, err := http.DefaultClient.Do(req)
+					mu.Lock()
+					if err != nil {
+						bad = append(bad, err.Error())
+					} else {
+						res.Body.Close()
+						if res.StatusCode != 200 {
+							bad = append(bad, fmt.Sprintf("vote %s on %d: status %d", step.vote, c, res.StatusCode))
+						}
+					}
+					mu.Unlock()
+				}
+			}(tok, c, []*e2eServer{r1, r2}[(i+k)%2], []*e2eServer{r2, r1}[(i+k)%2])
+		}
+	}
+	voted.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("votes through both replicas: %v", bad)
+	}
+	rep = r1.must(200, "GET", fmt.Sprintf("/api/v1/builds/%d/report", bid), admin, nil).obj(t)
+	for _, c := range field(rep, "changes").([]any) {
+		c := c.(map[string]any)
+		keep, revert := c["votes"].(map[string]any)["keep"], c["votes"].(map[string]any)["revert"]
+		cid := c["change"].(map[string]any)["id"]
+		wantRevert := map[bool]float64{true: 1, false: 0}[cid == float64(change)] // the first tester's
+		if keep != float64(filers) || revert != wantRevert {
+			t.Fatalf("votes of change %v after %d testers voted keep last: keep %v, revert %v (want %v)", cid, filers, keep, revert, wantRevert)
+		}
+	}
+
 	// Login throttling counts failures across both replicas.
 	for i := 0; i < 5; i++ {
 		r := []*e2eServer{r1, r2}[i%2]
@@ -117,6 +165,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 
 	// Two promotions of one product's builds racing through both replicas: one wins.
 	r1.must(200, "POST", fmt.Sprintf("/api/v1/changes/%d/decision", change), admin, map[string]string{"decision": "reverted"})
+	r2.must(200, "POST", fmt.Sprintf("/api/v1/changes/%d/decision", change2), admin, map[string]string{"decision": "approved"})
 	var builds []int64
 	for i, r := range []*e2eServer{r1, r2} {
 		b := bid
