@@ -277,6 +277,11 @@ func TestListFeedback(t *testing.T) {
 		"q=100%25":                          nil,
 		"kind=bug&severity=medium":          {theirs},
 		"kind=suggestion&severity=critical": nil, // only bugs have a severity
+		// A change with the other filters (walked through the change's index).
+		fmt.Sprintf("change_id=%d&kind=bug&severity=critical&status=new", w.changes[0]): {mine[0]},
+		fmt.Sprintf("change_id=%d&status=resolved", w.changes[0]):                       nil,
+		fmt.Sprintf("change_id=%d&severity=critical", w.changes[1]):                     nil,
+		fmt.Sprintf("change_id=%d&kind=bug&q=typo", w.changes[1]):                       {mine[2]},
 	} {
 		if got := ids(t, e.must(200, "GET", path+"?"+q, e.admin.Token, nil)); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("?%s: %v, want %v", q, got, want)

@@ -339,33 +339,7 @@ func (s *Store) ListFeedback(ctx context.Context, f FeedbackFilter) ([]models.Fe
 		// items an index would walk every item of the kind to find that out.
 		return []models.Feedback{}, "", nil
 	}
-	conds, args := []string{"feedback.build_id = ?"}, []any{f.BuildID}
-	var tags []string
-	where := func(cond string, arg any, tag string) {
-		conds, args = append(conds, cond), append(args, arg)
-		if tag != "" {
-			tags = append(tags, tag)
-		}
-	}
-	if f.TesterID != nil {
-		where("feedback.tester_id = ?", *f.TesterID, "")
-	}
-	if f.Kind != "" {
-		where("feedback.kind = ?", f.Kind, kindTag(f.Kind))
-	}
-	if f.Severity != "" {
-		where("feedback.severity = ?", f.Severity, severityTag(f.Severity))
-	}
-	if f.Status != "" {
-		where("feedback.status = ?", f.Status, statusTag(f.Status))
-	}
-	if f.ChangeID != nil {
-		where("feedback.change_id = ?", *f.ChangeID, "")
-	}
-	if f.Page.After > 0 {
-		where("feedback.id < ?", f.Page.After, "")
-	}
-	filter := itemFilter{strings.Join(conds, " AND "), args, tags}
+	filter := s.itemFilter(f)
 	q := s.read(ctx).Table("feedback").Select("feedback.*, users.name AS tester_name").
 		Joins("JOIN users ON users.id = feedback.tester_id").Where(filter.cond, filter.args...)
 	limit := f.Page.size()
@@ -403,6 +377,49 @@ type itemFilter struct {
 	// tags are the words of the full-text index's tags column its items
 	// hold (see searchTags): of its kind, status and severity.
 	tags []string
+}
+
+// itemFilter is the condition of f's filters, without the search.
+//
+// With a change, its items are walked through the index by change: a
+// change is one of a build's many, so its items are few beside those of a
+// kind, severity or status, which SQLite (without statistics) would pick
+// for matching two columns of an index (build and value): a change's
+// won't-fix items at a million took 46 ms through the index by status. A
+// unary + keeps SQLite from using an index for a term; PostgreSQL keeps
+// statistics, and has no unary + for text.
+func (s *Store) itemFilter(f FeedbackFilter) itemFilter {
+	conds, args := []string{"feedback.build_id = ?"}, []any{f.BuildID}
+	var tags []string
+	where := func(cond string, arg any, tag string) {
+		conds, args = append(conds, cond), append(args, arg)
+		if tag != "" {
+			tags = append(tags, tag)
+		}
+	}
+	value := "feedback."
+	if f.ChangeID != nil && s.dialect == SQLite {
+		value = "+feedback."
+	}
+	if f.TesterID != nil {
+		where("feedback.tester_id = ?", *f.TesterID, "")
+	}
+	if f.Kind != "" {
+		where(value+"kind = ?", f.Kind, kindTag(f.Kind))
+	}
+	if f.Severity != "" {
+		where(value+"severity = ?", f.Severity, severityTag(f.Severity))
+	}
+	if f.Status != "" {
+		where(value+"status = ?", f.Status, statusTag(f.Status))
+	}
+	if f.ChangeID != nil {
+		where("feedback.change_id = ?", *f.ChangeID, "")
+	}
+	if f.Page.After > 0 {
+		where("feedback.id < ?", f.Page.After, "")
+	}
+	return itemFilter{strings.Join(conds, " AND "), args, tags}
 }
 
 // searchPage reads a page of q's items that match words; filter is q's

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"playgate/models"
@@ -296,5 +297,41 @@ func TestMigrationRebuildsTheIndexWithTags(t *testing.T) {
 	must(t, err)
 	if len(page) != 1000+40 {
 		t.Errorf("q=harbor&kind=praise: %d items, want %d", len(page), 1000+40)
+	}
+}
+
+// A list with a change walks the change's items, through its index, whatever
+// other filter it has: SQLite would pick the index of a kind, severity or
+// status (two of its columns match), whose items at a million are many
+// times a change's.
+func TestChangeFilterWalksTheChange(t *testing.T) {
+	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	must(t, err)
+	defer s.Close()
+	change := int64(7)
+	plan := func(f FeedbackFilter) string {
+		filter := s.itemFilter(f)
+		var rows []struct {
+			ID, Parent, Notused int
+			Detail              string
+		}
+		must(t, s.r.Raw("EXPLAIN QUERY PLAN SELECT feedback.id FROM feedback WHERE "+filter.cond+" ORDER BY feedback.id DESC LIMIT 51",
+			filter.args...).Scan(&rows).Error)
+		var steps []string
+		for _, r := range rows {
+			steps = append(steps, r.Detail)
+		}
+		return strings.Join(steps, "; ")
+	}
+	for _, f := range []FeedbackFilter{
+		{BuildID: 1, ChangeID: &change, Status: "wont_fix"},
+		{BuildID: 1, ChangeID: &change, Kind: "bug", Severity: "critical", Status: "new"},
+	} {
+		if got := plan(f); !strings.Contains(got, "USING INDEX feedback_change (change_id=?)") {
+			t.Errorf("%+v: plan %q, want the index by change", f, got)
+		}
+	}
+	if got := plan(FeedbackFilter{BuildID: 1, Status: "wont_fix"}); !strings.Contains(got, "feedback_build_status") {
+		t.Errorf("status alone: plan %q, want the index by build and status", got)
 	}
 }
