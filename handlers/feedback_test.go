@@ -267,16 +267,19 @@ func TestListFeedback(t *testing.T) {
 		"status=new":        {theirs, mine[2], mine[1], mine[0]},
 		"status=resolved":   nil,
 		fmt.Sprintf("change_id=%d", w.changes[1]): {mine[2]},
-		"q=harbour":                         {theirs, mine[1], mine[0]},
-		"q=HARBOUR+crash":                   {mine[0]},
-		"q=harb":                            {theirs, mine[1], mine[0]}, // words of three letters or more match as prefixes
-		"q=cre":                             {mine[2]},
-		"q=in":                              {theirs, mine[2], mine[0]}, // shorter ones as whole words
-		"q=cr":                              nil,
-		"q=ma+the":                          nil,
-		"q=100%25":                          nil,
-		"kind=bug&severity=medium":          {theirs},
-		"kind=suggestion&severity=critical": nil, // only bugs have a severity
+		"q=harbour":                           {theirs, mine[1], mine[0]},
+		"q=HARBOUR+crash":                     {mine[0]},
+		"q=harb":                              {theirs, mine[1], mine[0]}, // words of three letters or more match as prefixes
+		"q=cre":                               {mine[2]},
+		"q=in":                                {theirs, mine[2], mine[0]}, // shorter ones as whole words
+		"q=cr":                                nil,
+		"q=ma+the":                            nil,
+		"q=100%25":                            nil,
+		"kind=bug&severity=medium":            {theirs},
+		"kind=suggestion&severity=critical":   nil, // only bugs have a severity
+		"severity=critical&status=new":        {mine[0]},
+		"kind=bug&severity=medium&status=new": {theirs},
+		"severity=low&status=resolved":        nil,
 		// A change with the other filters (walked through the change's index).
 		fmt.Sprintf("change_id=%d&kind=bug&severity=critical&status=new", w.changes[0]): {mine[0]},
 		fmt.Sprintf("change_id=%d&status=resolved", w.changes[0]):                       nil,

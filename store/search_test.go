@@ -303,8 +303,9 @@ func TestMigrationRebuildsTheIndexWithTags(t *testing.T) {
 // A list with a change walks the change's items, through its index, whatever
 // other filter it has: SQLite would pick the index of a kind, severity or
 // status (two of its columns match), whose items at a million are many
-// times a change's.
-func TestChangeFilterWalksTheChange(t *testing.T) {
+// times a change's. A list with one filter walks that filter's index, in
+// the page's order (no sort).
+func TestListsWalkTheirIndex(t *testing.T) {
 	s, err := Open(context.Background(), Options{DataDir: t.TempDir()})
 	must(t, err)
 	defer s.Close()
@@ -331,7 +332,16 @@ func TestChangeFilterWalksTheChange(t *testing.T) {
 			t.Errorf("%+v: plan %q, want the index by change", f, got)
 		}
 	}
-	if got := plan(FeedbackFilter{BuildID: 1, Status: "wont_fix"}); !strings.Contains(got, "feedback_build_status") {
-		t.Errorf("status alone: plan %q, want the index by build and status", got)
+	for _, tc := range []struct {
+		f    FeedbackFilter
+		want string
+	}{
+		{FeedbackFilter{BuildID: 1, Status: "wont_fix"}, "INDEX feedback_build_status (build_id=? AND status=?)"},
+		{FeedbackFilter{BuildID: 1, Severity: "critical"}, "INDEX feedback_build_severity (build_id=? AND severity=?)"},
+	} {
+		got := plan(tc.f)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, "TEMP B-TREE") {
+			t.Errorf("%+v: plan %q, want %q and no sort", tc.f, got, tc.want)
+		}
 	}
 }
