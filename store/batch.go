@@ -23,13 +23,14 @@ import (
 // and every caller gets its answer only after the shared COMMIT. A 201 still
 // means committed.
 //
-// On PostgreSQL only feedback is grouped, one savepoint per item: every
-// item updates its build's row, so one at a time they queue on that row's
-// lock and on a disk flush each. A batch holds more locks, longer, than one
-// write: it takes them up front, in the order single writes take them
-// (lockBatch). If it still meets a deadlock or a serialization failure,
-// PostgreSQL rolls it back and its writes run again, each in a transaction
-// of its own, as they did before there was a batch.
+// On PostgreSQL only bug reports and votes are grouped (set-based, as on
+// SQLite); every other write is a transaction of its own. Every bug report
+// updates its build's row and every vote its change's, so one at a time
+// they queue on that row's lock and on a disk flush each. A batch holds
+// more locks, longer, than one write: it takes them up front, in the order
+// single writes take them (lockBatch). If it still meets a deadlock or a
+// serialization failure, PostgreSQL rolls it back and its writes run again,
+// each in a transaction of its own.
 
 // maxBatch bounds how many writes share one transaction. A batch that can
 // take every request in flight leaves the HTTP side nothing to do while it

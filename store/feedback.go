@@ -67,8 +67,9 @@ func (s *Store) CastVote(ctx context.Context, testerID, changeID int64, vote, co
 	return job.v, nil
 }
 
-// castVoteTx is one vote in its own transaction: PostgreSQL's path, and
-// SQLite's when the set-based batch (ingest.go) cannot run.
+// castVoteTx records one vote: the path of a batch whose set-based run
+// (ingest.go) failed, on either database, and the reference the tests hold
+// that run to.
 func (s *Store) castVoteTx(tx *gorm.DB, job *voteJob) error {
 	testerID, changeID, vote, comment := job.testerID, job.changeID, job.vote, job.comment
 	var v models.Vote
