@@ -479,27 +479,24 @@ func saved(tx *gorm.DB, fn func(*gorm.DB) error) (jobErr, txErr error) {
 }
 
 // ingestSet runs the writes idx of one kind together through set (one
-// savepoint for all). If set fails as a whole, or is nil, they run one by
-// one, each in its own savepoint, so that one bad write fails alone. The
-// error returned means the transaction is in an unknown state.
+// savepoint for all). If set fails as a whole, they run one by one, each in
+// its own savepoint, so that one bad write fails alone. The error returned
+// means the transaction is in an unknown state.
 func (s *Store) ingestSet(tx *gorm.DB, jobs []*writeJob, results []error, idx []int,
 	set func(tx *gorm.DB, jobs []*writeJob, results []error, idx []int) error) error {
 	if len(idx) == 0 {
 		return nil
 	}
-	if set != nil {
-		setErr, err := saved(tx, func(tx *gorm.DB) error {
-			if s.setFault != nil {
-				return s.setFault
-			}
-			return set(tx, jobs, results, idx)
-		})
-		if err != nil || setErr == nil {
-			return err
+	setErr, err := saved(tx, func(tx *gorm.DB) error {
+		if s.setFault != nil {
+			return s.setFault
 		}
-		s.batch.fallbacks.Add(1)
+		return set(tx, jobs, results, idx)
+	})
+	if err != nil || setErr == nil {
+		return err
 	}
-	var err error
+	s.batch.fallbacks.Add(1)
 	for _, i := range idx {
 		if results[i], err = saved(tx, jobs[i].fn); err != nil {
 			return err
